@@ -1,0 +1,62 @@
+# One entry point for everything. `make demo` and `make test` set themselves up on a fresh machine:
+# they find python3.13, install uv into .tools/, and sync .venv/ from uv.lock.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+UV_VERSION := 0.13.8
+PYTHON313 ?= $(shell scripts/find-python313)
+UV := .tools/bin/uv
+VENV := .venv
+PY := $(VENV)/bin/python
+# sam build resolves the python3.13 runtime and pip from PATH: the venv provides both.
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+export SAM_CLI_TELEMETRY := 0
+export AWS_DEFAULT_REGION ?= us-east-1
+
+.PHONY: help setup test lint typecheck template unit demo bench clean layer-requirements
+
+help:
+	@echo "make demo   - run the whole pipeline locally on the embedded AWS emulator"
+	@echo "make test   - lint, type-check, validate and build the template, run the tests"
+	@echo "make bench  - run the benchmarks and write docs/benchmarks.md"
+
+$(UV):
+	@test -n "$(PYTHON313)" || { echo "error: python3.13 is required (see scripts/find-python313)" >&2; exit 1; }
+	$(PYTHON313) -m venv .tools
+	.tools/bin/pip install --quiet uv==$(UV_VERSION)
+
+$(VENV)/.synced: $(UV) uv.lock pyproject.toml
+	$(UV) sync --frozen --python $(PYTHON313)
+	@touch $@
+
+setup: $(VENV)/.synced
+
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+typecheck: setup
+	$(VENV)/bin/mypy layers/shared functions scripts tests
+
+template: setup
+	$(VENV)/bin/sam validate --lint --template template.yaml
+	$(VENV)/bin/sam build --template template.yaml
+
+unit: setup
+	$(PY) -m pytest
+
+test: lint typecheck template unit
+
+demo: setup
+	$(PY) -m scripts.demo
+
+bench: setup
+	$(PY) -m scripts.bench
+
+# Regenerate the layer's pinned requirements from the lock (run after changing dependencies).
+layer-requirements: $(UV)
+	$(UV) export --frozen --no-dev --no-hashes --no-emit-project --no-header --no-annotate \
+		| grep -v -E '^(boto3|botocore|s3transfer|jmespath|python-dateutil|six|urllib3)==' \
+		> layers/shared/requirements.txt
+
+clean:
+	rm -rf .aws-sam .venv .tools .mypy_cache .pytest_cache .ruff_cache .hypothesis

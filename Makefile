@@ -35,7 +35,7 @@ lint: setup
 	$(VENV)/bin/ruff format --check .
 
 typecheck: setup
-	$(VENV)/bin/mypy layers/shared functions scripts tests
+	$(VENV)/bin/mypy layers/shared functions emulator scripts tests
 
 template: setup
 	$(VENV)/bin/sam validate --lint --template template.yaml

@@ -1,0 +1,77 @@
+"""Configuration, parsed once from the environment variables declared in template.yaml."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from cfinvalidator.errors import ConfigError
+
+_DISTRIBUTION_ID = re.compile(r"^[A-Z0-9]{8,32}$")
+_STATE_MACHINE_ARN = re.compile(
+    r"^arn:aws[a-z-]*:states:[a-z0-9-]+:\d{12}:stateMachine:[\w-]{1,80}$"
+)
+_ORIGIN_PATH = re.compile(r"^(/[^/]+)*$")
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    """Everything the batcher needs to know, validated.
+
+    ``origin_path`` is normalised to ``""`` or ``/a/b`` (leading slash, no trailing slash).
+    """
+
+    distribution_ids: tuple[str, ...]
+    bucket_name: str
+    key_prefix: str
+    origin_path: str
+    index_document: str
+    state_machine_arn: str
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> Config:
+        """Parse ``env``; raise ConfigError naming every missing or malformed variable."""
+        problems: list[str] = []
+
+        def required(name: str) -> str:
+            value = env.get(name, "").strip()
+            if not value:
+                problems.append(f"{name} is missing or empty")
+            return value
+
+        raw_ids = required("DISTRIBUTION_IDS")
+        ids = tuple(dict.fromkeys(part.strip() for part in raw_ids.split(",") if part.strip()))
+        bad_ids = [i for i in ids if not _DISTRIBUTION_ID.match(i)]
+        if bad_ids:
+            problems.append(
+                f"DISTRIBUTION_IDS has malformed IDs {bad_ids}: expected comma-separated "
+                "CloudFront distribution IDs such as E2EXAMPLE12345"
+            )
+
+        bucket = required("BUCKET_NAME")
+        arn = required("STATE_MACHINE_ARN")
+        if arn and not _STATE_MACHINE_ARN.match(arn):
+            problems.append(f"STATE_MACHINE_ARN is not a state machine ARN: {arn!r}")
+
+        origin_path = env.get("ORIGIN_PATH", "").strip()
+        if origin_path and not origin_path.startswith("/"):
+            origin_path = "/" + origin_path
+        origin_path = origin_path.rstrip("/")
+        if not _ORIGIN_PATH.match(origin_path):
+            problems.append(f"ORIGIN_PATH must look like /site or /a/b: {origin_path!r}")
+
+        index_document = env.get("INDEX_DOCUMENT", "index.html").strip()
+        if "/" in index_document:
+            problems.append(f"INDEX_DOCUMENT must be a file name without '/': {index_document!r}")
+
+        if problems:
+            raise ConfigError("invalid configuration: " + "; ".join(problems))
+        return cls(
+            distribution_ids=ids,
+            bucket_name=bucket,
+            key_prefix=env.get("KEY_PREFIX", ""),
+            origin_path=origin_path,
+            index_document=index_document,
+            state_machine_arn=arn,
+        )

@@ -1,0 +1,29 @@
+"""Domain exceptions. Logic raises these; only the handler maps them to an outcome."""
+
+
+class InvalidatorError(Exception):
+    """Base class for every error this package raises on purpose."""
+
+
+class ConfigError(InvalidatorError):
+    """An environment variable is missing or malformed. The message names it."""
+
+
+class MalformedEventError(InvalidatorError):
+    """An SQS message body is not an S3 event notification this service understands."""
+
+
+class CloudFrontError(InvalidatorError):
+    """CloudFront refused or failed a request.
+
+    ``code`` is the AWS error code (``TooManyInvalidationsInProgress``, ``Throttling``...).
+    """
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+
+
+class TrackingError(InvalidatorError):
+    """The completion tracker (a Step Functions execution) could not be started."""

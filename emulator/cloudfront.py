@@ -1,0 +1,464 @@
+"""A faithful CloudFront invalidation API layered over moto's CloudFront backend.
+
+moto 5.2's CloudFront differs from AWS in ways this project depends on (see
+/work/shared/reference/aws-facts.md): an invalidation is `COMPLETED` at once (AWS: `InProgress`,
+then `Completed`), CallerReference is not deduplicated, and there are no in-progress quotas,
+throttling or 5xx. `FaithfulCloudFront` patches the three invalidation operations on the moto
+*backend instance* (not on a boto3 client), so every caller sees the same behaviour: boto3 clients
+in tests and Lambda handlers, and the boto3 client moto's Step Functions interpreter builds
+in-process for `arn:aws:states:::aws-sdk:cloudfront:getInvalidation`.
+
+Install it inside an active `mock_aws()`: moto resets its backends when a mock starts and stops,
+which drops the patch with the backend.
+
+Behaviour (AWS, unless marked UNCONFIRMED, in which case the assumption is stated):
+- `Status` is `InProgress` until `completion_seconds` after creation by the injected clock, then
+  `Completed`, in CreateInvalidation, GetInvalidation and ListInvalidations alike.
+- Per distribution at most 3,000 file paths and, separately, 15 wildcard paths (ending in `*`)
+  may be in progress; exceeding either fails with `TooManyInvalidationsInProgress` (400).
+  UNCONFIRMED: a single request with more than 15 wildcards gets the same error.
+- A single request with more than 3,000 paths fails with `BatchTooLarge` (413).
+- A path must start with `/` and be at most 4,000 characters, and a batch needs one path,
+  else `InvalidArgument` (400).
+- Same CallerReference and same paths returns the earlier invalidation: no new invalidation, no
+  quota use, nothing billed. UNCONFIRMED: the comparison is order-sensitive (the stricter reading
+  of "the content of the InvalidationBatch is different"). Same reference with other paths fails
+  with `InvalidationBatchAlreadyExists` (documented; status 409 assumed, UNCONFIRMED) or, with
+  `conflict_error_code="InvalidArgument"`, as AWS is reported to answer in practice.
+- Injected and rate-limited errors are proper CloudFront XML error responses, so boto3 raises a
+  `ClientError` with the right `Code` and HTTP status, and Step Functions sees the same error.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any, Final, Literal, Self
+from xml.sax.saxutils import escape
+
+from moto.cloudfront.exceptions import NoSuchDistribution
+from moto.cloudfront.models import CloudFrontBackend, Invalidation, cloudfront_backends
+from moto.core import DEFAULT_ACCOUNT_ID
+from werkzeug.exceptions import HTTPException
+
+__all__ = [
+    "DEFAULT_ERRORS",
+    "MAX_IN_PROGRESS_FILES",
+    "MAX_IN_PROGRESS_WILDCARDS",
+    "MAX_PATH_LENGTH",
+    "CloudFrontError",
+    "CreateInvalidationCall",
+    "FaithfulCloudFront",
+    "Operation",
+    "Outcome",
+    "is_wildcard",
+]
+
+Operation = Literal["CreateInvalidation", "GetInvalidation", "ListInvalidations"]
+Outcome = Literal["created", "duplicate", "rejected"]
+
+MAX_IN_PROGRESS_FILES: Final = 3000
+MAX_IN_PROGRESS_WILDCARDS: Final = 15
+MAX_PATH_LENGTH: Final = 4000
+IN_PROGRESS: Final = "InProgress"
+COMPLETED: Final = "Completed"
+_XML_NAMESPACE: Final = "http://cloudfront.amazonaws.com/doc/2020-05-31/"
+
+# HTTP status and message AWS uses for each error code (messages abbreviated where AWS's vary).
+DEFAULT_ERRORS: Final[dict[str, tuple[int, str]]] = {
+    "Throttling": (400, "Rate exceeded"),
+    "ServiceUnavailable": (503, "Service Unavailable"),
+    "InternalError": (500, "We encountered an internal error. Please try again."),
+    "AccessDenied": (403, "Access denied."),
+    "NoSuchDistribution": (404, "The specified distribution does not exist."),
+    "NoSuchInvalidation": (404, "The specified invalidation does not exist."),
+    "BatchTooLarge": (413, "Invalidation batch specified is too large."),
+    "TooManyInvalidationsInProgress": (
+        400,
+        "Processing your request will cause you to exceed the maximum number of in-progress"
+        " wildcard invalidations or the maximum number of in-progress file invalidations.",
+    ),
+    "InvalidArgument": (400, "Your request contains one or more invalid invalidation paths."),
+    # UNCONFIRMED status: CloudFront's other *AlreadyExists errors are 409.
+    "InvalidationBatchAlreadyExists": (
+        409,
+        "The CallerReference is already used by an invalidation with different paths.",
+    ),
+    "MissingBody": (400, "This operation requires a body."),
+    "InconsistentQuantities": (400, "The value of Quantity and the size of Items don't match."),
+}
+
+
+class CloudFrontError(HTTPException):
+    """An error response in CloudFront's REST-XML error format, raised from the moto backend.
+
+    moto's response layer turns any werkzeug HTTPException into a response with this body and
+    status, so boto3 parses `Code`, `Message` and the HTTP status exactly as from AWS.
+    """
+
+    def __init__(self, error_code: str, message: str | None = None, status: int | None = None):
+        default_status, default_message = DEFAULT_ERRORS.get(error_code, (400, error_code))
+        self.error_code = error_code
+        self.message = default_message if message is None else message
+        self.status = default_status if status is None else status
+        fault = "Sender" if self.status < 500 else "Receiver"
+        body = (
+            f'<?xml version="1.0"?><ErrorResponse xmlns="{_XML_NAMESPACE}">'
+            f"<Error><Type>{fault}</Type><Code>{escape(error_code)}</Code>"
+            f"<Message>{escape(self.message)}</Message></Error>"
+            "<RequestId>00000000-0000-0000-0000-000000000000</RequestId></ErrorResponse>"
+        )
+        super().__init__(description=body)
+        self.code = self.status
+
+    def get_headers(
+        self, environ: Any = None, scope: dict[str, Any] | None = None
+    ) -> list[tuple[str, str]]:
+        return [("Content-Type", "text/xml")]
+
+    def __str__(self) -> str:
+        return f"{self.error_code} ({self.status}): {self.message}"
+
+
+@dataclass(frozen=True, slots=True)
+class CreateInvalidationCall:
+    """One CreateInvalidation request as the fake saw it."""
+
+    at: float
+    distribution_id: str
+    paths: tuple[str, ...]
+    caller_reference: str
+    outcome: Outcome
+    invalidation_id: str | None = None
+    error_code: str | None = None
+
+    @property
+    def billed_paths(self) -> int:
+        """Paths this call added to the bill: all of a new invalidation's, none otherwise."""
+        return len(self.paths) if self.outcome == "created" else 0
+
+
+def is_wildcard(path: str) -> bool:
+    """`*` is a wildcard only as the last character of a path."""
+    return path.endswith("*")
+
+
+@dataclass(slots=True)
+class _Tracked:
+    invalidation: Invalidation
+    distribution_id: str
+    paths: tuple[str, ...]
+    created_at: float
+    completes_at: float
+    files: int
+    wildcards: int
+
+
+@dataclass(slots=True)
+class _Injection:
+    error_code: str
+    status: int | None
+    message: str | None
+    remaining: int
+
+
+@dataclass(slots=True)
+class _RateLimit:
+    calls: int
+    within_seconds: float
+    accepted_at: deque[float]
+
+
+class FaithfulCloudFront:
+    """CloudFront invalidation behaviour as AWS documents it, patched into moto's backend.
+
+    Use as a context manager inside an active `mock_aws()`; everything is deterministic given
+    `clock` (and `completion_seconds`, if it is a sampler).
+    """
+
+    _PATCHED: Final = ("create_invalidation", "get_invalidation", "list_invalidations")
+
+    def __init__(
+        self,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        completion_seconds: float | Callable[[], float] = 20.0,
+        max_in_progress_files: int = MAX_IN_PROGRESS_FILES,
+        max_in_progress_wildcards: int = MAX_IN_PROGRESS_WILDCARDS,
+        max_paths_per_request: int = MAX_IN_PROGRESS_FILES,
+        conflict_error_code: Literal[
+            "InvalidationBatchAlreadyExists", "InvalidArgument"
+        ] = "InvalidationBatchAlreadyExists",
+        account_id: str = DEFAULT_ACCOUNT_ID,
+    ) -> None:
+        self._clock = clock
+        self._completion_seconds = completion_seconds
+        self._max_files = max_in_progress_files
+        self._max_wildcards = max_in_progress_wildcards
+        self._max_paths_per_request = max_paths_per_request
+        self._conflict_error_code = conflict_error_code
+        self._account_id = account_id
+        self._lock = threading.RLock()
+        self._tracked: dict[str, _Tracked] = {}
+        self._by_reference: dict[tuple[str, str], _Tracked] = {}
+        self._injections: dict[Operation, deque[_Injection]] = {
+            "CreateInvalidation": deque(),
+            "GetInvalidation": deque(),
+            "ListInvalidations": deque(),
+        }
+        self._rate_limits: dict[Operation, _RateLimit] = {}
+        self._backend: CloudFrontBackend | None = None
+        self._original: dict[str, Callable[..., Any]] = {}
+        self.calls: list[CreateInvalidationCall] = []
+        """Every CreateInvalidation request, in order, with its outcome."""
+
+    # ----------------------------------------------------------------------------- lifecycle
+    def __enter__(self) -> Self:
+        self.install()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.uninstall()
+
+    def install(self) -> None:
+        """Patch the invalidation operations of the account's (global) CloudFront backend."""
+        if self._backend is not None:
+            msg = "FaithfulCloudFront is already installed"
+            raise RuntimeError(msg)
+        backend: CloudFrontBackend = cloudfront_backends[self._account_id]["global"]
+        self._original = {name: getattr(backend, name) for name in self._PATCHED}
+        backend.create_invalidation = self._create_invalidation  # type: ignore[method-assign]
+        backend.get_invalidation = self._get_invalidation  # type: ignore[method-assign]
+        backend.list_invalidations = self._list_invalidations  # type: ignore[method-assign]
+        self._backend = backend
+        with self._lock:
+            self._refresh_statuses()
+
+    def uninstall(self) -> None:
+        """Restore moto's own methods (a no-op if moto already reset the backend)."""
+        backend, self._backend = self._backend, None
+        if backend is None:
+            return
+        for name in self._PATCHED:
+            backend.__dict__.pop(name, None)
+
+    # ------------------------------------------------------------------------ test controls
+    def inject(
+        self,
+        operation: Operation,
+        error_code: str,
+        times: int = 1,
+        status: int | None = None,
+        message: str | None = None,
+    ) -> None:
+        """Fail the next `times` calls of `operation` with `error_code`.
+
+        `status` and `message` default to AWS's for the code (see `DEFAULT_ERRORS`), e.g.
+        `Throttling` -> 400 "Rate exceeded", `ServiceUnavailable` -> 503. Injections queue up
+        in order. A boto3 client retries Throttling and 5xx itself unless configured not to.
+        """
+        if operation not in self._injections:
+            msg = f"unknown operation {operation!r}"
+            raise ValueError(msg)
+        if times < 1:
+            msg = f"times must be at least 1, got {times}"
+            raise ValueError(msg)
+        with self._lock:
+            self._injections[operation].append(_Injection(error_code, status, message, times))
+
+    def throttle_after(
+        self,
+        calls: int,
+        within_seconds: float,
+        operation: Operation = "CreateInvalidation",
+    ) -> None:
+        """Answer `Throttling: Rate exceeded` once `calls` calls were accepted within the window.
+
+        The window slides on the injected clock; throttled calls do not count toward it.
+        """
+        if calls < 1 or within_seconds <= 0:
+            msg = f"need calls >= 1 and within_seconds > 0, got {calls}, {within_seconds}"
+            raise ValueError(msg)
+        with self._lock:
+            self._rate_limits[operation] = _RateLimit(calls, within_seconds, deque())
+
+    def in_progress(self, distribution_id: str) -> tuple[int, int]:
+        """(file paths, wildcard paths) of the distribution's invalidations still in progress."""
+        with self._lock:
+            now = self._clock()
+            live = [
+                t
+                for t in self._tracked.values()
+                if t.distribution_id == distribution_id and now < t.completes_at
+            ]
+            return sum(t.files for t in live), sum(t.wildcards for t in live)
+
+    def status(self, invalidation_id: str) -> str:
+        """`InProgress` or `Completed` for an invalidation created through the fake."""
+        with self._lock:
+            tracked = self._tracked[invalidation_id]
+            return COMPLETED if self._clock() >= tracked.completes_at else IN_PROGRESS
+
+    @property
+    def billed_paths(self) -> int:
+        """Paths of every new invalidation (duplicates and rejected requests are free)."""
+        with self._lock:
+            return sum(call.billed_paths for call in self.calls)
+
+    def billed_paths_for(self, distribution_id: str) -> int:
+        """`billed_paths`, for one distribution."""
+        with self._lock:
+            return sum(c.billed_paths for c in self.calls if c.distribution_id == distribution_id)
+
+    @property
+    def invalidation_count(self) -> int:
+        """How many new invalidations were created (what a CloudFront console would list)."""
+        with self._lock:
+            return len(self._tracked)
+
+    # --------------------------------------------------------------------- patched backend
+    def _create_invalidation(
+        self, dist_id: str, paths: Sequence[str] | None, caller_ref: str
+    ) -> Invalidation:
+        batch = tuple(paths or ())
+        with self._lock:
+            now = self._clock()
+            try:
+                self._gate("CreateInvalidation", now)
+                self._require_distribution(dist_id)
+                tracked = self._create_or_replay(dist_id, batch, caller_ref, now)
+            except (CloudFrontError, NoSuchDistribution) as error:
+                code = error.error_code if isinstance(error, CloudFrontError) else error.code
+                self._record(now, dist_id, batch, caller_ref, "rejected", error_code=code)
+                raise
+            return tracked.invalidation
+
+    def _create_or_replay(
+        self, dist_id: str, batch: tuple[str, ...], caller_ref: str, now: float
+    ) -> _Tracked:
+        self._validate(batch)
+        earlier = self._by_reference.get((dist_id, caller_ref))
+        if earlier is not None:
+            if earlier.paths != batch:
+                raise CloudFrontError(self._conflict_error_code)
+            self._refresh_statuses()
+            self._record(now, dist_id, batch, caller_ref, "duplicate", earlier.invalidation.id)
+            return earlier
+        if len(batch) > self._max_paths_per_request:
+            raise CloudFrontError("BatchTooLarge")
+        wildcards = sum(1 for path in batch if is_wildcard(path))
+        files = len(batch) - wildcards
+        busy_files, busy_wildcards = self.in_progress(dist_id)
+        if busy_files + files > self._max_files or busy_wildcards + wildcards > self._max_wildcards:
+            raise CloudFrontError("TooManyInvalidationsInProgress")
+        invalidation = self._original["create_invalidation"](dist_id, list(batch), caller_ref)
+        tracked = _Tracked(
+            invalidation=invalidation,
+            distribution_id=dist_id,
+            paths=batch,
+            created_at=now,
+            completes_at=now + self._sample_completion_seconds(),
+            files=files,
+            wildcards=wildcards,
+        )
+        self._tracked[invalidation.id] = tracked
+        self._by_reference[(dist_id, caller_ref)] = tracked
+        self._refresh_statuses()
+        self._record(now, dist_id, batch, caller_ref, "created", invalidation.id)
+        return tracked
+
+    def _get_invalidation(self, dist_id: str, id: str) -> Invalidation:  # noqa: A002 (moto's name)
+        with self._lock:
+            self._gate("GetInvalidation", self._clock())
+            self._refresh_statuses()
+            invalidation: Invalidation = self._original["get_invalidation"](dist_id, id)
+            return invalidation
+
+    def _list_invalidations(self, *args: Any, **kwargs: Any) -> Any:
+        with self._lock:
+            self._gate("ListInvalidations", self._clock())
+            dist_id = kwargs.get("dist_id", args[0] if args else None)
+            self._require_distribution(str(dist_id))
+            self._refresh_statuses()
+            return self._original["list_invalidations"](*args, **kwargs)
+
+    # ---------------------------------------------------------------------------- helpers
+    def _gate(self, operation: Operation, now: float) -> None:
+        """Raise an injected error or a rate-limit error for this call, if one is due."""
+        queue = self._injections[operation]
+        if queue:
+            injection = queue[0]
+            injection.remaining -= 1
+            if injection.remaining == 0:
+                queue.popleft()
+            raise CloudFrontError(injection.error_code, injection.message, injection.status)
+        limit = self._rate_limits.get(operation)
+        if limit is None:
+            return
+        while limit.accepted_at and now - limit.accepted_at[0] >= limit.within_seconds:
+            limit.accepted_at.popleft()
+        if len(limit.accepted_at) >= limit.calls:
+            raise CloudFrontError("Throttling")
+        limit.accepted_at.append(now)
+
+    def _require_distribution(self, dist_id: str) -> None:
+        backend = self._backend
+        if backend is None or dist_id not in backend.distributions:
+            raise NoSuchDistribution
+
+    def _validate(self, batch: tuple[str, ...]) -> None:
+        if not batch:
+            raise CloudFrontError("InvalidArgument", "An invalidation needs at least one path.")
+        for path in batch:
+            if not path.startswith("/") or len(path) > MAX_PATH_LENGTH:
+                raise CloudFrontError("InvalidArgument")
+
+    def _sample_completion_seconds(self) -> float:
+        seconds = self._completion_seconds
+        return float(seconds()) if callable(seconds) else float(seconds)
+
+    def _refresh_statuses(self) -> None:
+        """Write the clock-derived status into every invalidation moto will serialise.
+
+        Invalidations created before the fake was installed count as long completed.
+        """
+        backend = self._backend
+        if backend is None:
+            return
+        now = self._clock()
+        for invalidations in backend.invalidations.values():
+            for invalidation in invalidations:
+                tracked = self._tracked.get(invalidation.id)
+                done = tracked is None or now >= tracked.completes_at
+                invalidation.status = COMPLETED if done else IN_PROGRESS
+
+    def _record(
+        self,
+        now: float,
+        dist_id: str,
+        batch: tuple[str, ...],
+        caller_ref: str,
+        outcome: Outcome,
+        invalidation_id: str | None = None,
+        error_code: str | None = None,
+    ) -> None:
+        self.calls.append(
+            CreateInvalidationCall(
+                at=now,
+                distribution_id=dist_id,
+                paths=batch,
+                caller_reference=caller_ref,
+                outcome=outcome,
+                invalidation_id=invalidation_id,
+                error_code=error_code,
+            )
+        )

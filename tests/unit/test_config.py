@@ -1,0 +1,59 @@
+"""Configuration parsing from the environment."""
+
+from __future__ import annotations
+
+import pytest
+
+from cfinvalidator.config import Config
+from cfinvalidator.errors import ConfigError
+
+ARN = "arn:aws:states:us-east-1:123456789012:stateMachine:tracker"
+VALID = {
+    "DISTRIBUTION_IDS": "E2EXAMPLE12345, E3OTHER9876543,E2EXAMPLE12345",
+    "BUCKET_NAME": "my-site",
+    "STATE_MACHINE_ARN": ARN,
+    "ORIGIN_PATH": "site/",
+    "KEY_PREFIX": "",
+    "INDEX_DOCUMENT": "index.html",
+}
+
+
+def test_valid_environment_is_parsed_and_normalised() -> None:
+    """Given a valid environment, then IDs are split and deduplicated, origin path normalised."""
+    config = Config.from_env(VALID)
+    assert config.distribution_ids == ("E2EXAMPLE12345", "E3OTHER9876543")
+    assert config.origin_path == "/site"
+    assert config.state_machine_arn == ARN
+
+
+def test_optional_variables_default() -> None:
+    """Given only the required variables, then prefix and origin are empty, index is index.html."""
+    config = Config.from_env(
+        {"DISTRIBUTION_IDS": "E2EXAMPLE12345", "BUCKET_NAME": "b", "STATE_MACHINE_ARN": ARN}
+    )
+    assert (config.key_prefix, config.origin_path, config.index_document) == ("", "", "index.html")
+
+
+@pytest.mark.parametrize(
+    ("overrides", "named"),
+    [
+        ({"DISTRIBUTION_IDS": ""}, "DISTRIBUTION_IDS is missing"),
+        ({"DISTRIBUTION_IDS": "e2example, ok"}, "DISTRIBUTION_IDS has malformed IDs"),
+        ({"BUCKET_NAME": " "}, "BUCKET_NAME is missing"),
+        ({"STATE_MACHINE_ARN": "arn:aws:sqs:us-east-1:1:q"}, "STATE_MACHINE_ARN is not"),
+        ({"ORIGIN_PATH": "/a//b"}, "ORIGIN_PATH must look like"),
+        ({"INDEX_DOCUMENT": "dir/index.html"}, "INDEX_DOCUMENT must be a file name"),
+    ],
+)
+def test_malformed_variables_are_named(overrides: dict[str, str], named: str) -> None:
+    """Given one bad variable, then the error names it."""
+    with pytest.raises(ConfigError, match=named):
+        Config.from_env({**VALID, **overrides})
+
+
+def test_every_problem_is_reported_at_once() -> None:
+    """Given an empty environment, then all three required variables are named together."""
+    with pytest.raises(ConfigError) as caught:
+        Config.from_env({})
+    for name in ("DISTRIBUTION_IDS", "BUCKET_NAME", "STATE_MACHINE_ARN"):
+        assert name in str(caught.value)

@@ -53,9 +53,10 @@ bench: setup
 	$(PY) -m scripts.bench
 
 # Regenerate the layer's pinned requirements from the lock (run after changing dependencies).
+# boto3 is shipped in the layer on purpose: aws-xray-sdk pulls botocore in anyway, and a layer
+# botocore next to the runtime's boto3 could mismatch; pinning both keeps what we test.
 layer-requirements: $(UV)
 	$(UV) export --frozen --no-dev --no-hashes --no-emit-project --no-header --no-annotate \
-		| grep -v -E '^(boto3|botocore|s3transfer|jmespath|python-dateutil|six|urllib3)==' \
 		> layers/shared/requirements.txt
 
 clean:

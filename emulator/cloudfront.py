@@ -42,7 +42,7 @@ from xml.sax.saxutils import escape
 
 from moto.cloudfront.exceptions import NoSuchDistribution
 from moto.cloudfront.models import CloudFrontBackend, Invalidation, cloudfront_backends
-from moto.core import DEFAULT_ACCOUNT_ID
+from moto.core.models import DEFAULT_ACCOUNT_ID
 from werkzeug.exceptions import HTTPException
 
 __all__ = [
@@ -309,6 +309,17 @@ class FaithfulCloudFront:
             return COMPLETED if self._clock() >= tracked.completes_at else IN_PROGRESS
 
     @property
+    def completion_seconds(self) -> float | Callable[[], float]:
+        """Seconds from creation to `Completed`, or a sampler called once per new invalidation."""
+        return self._completion_seconds
+
+    @completion_seconds.setter
+    def completion_seconds(self, value: float | Callable[[], float]) -> None:
+        """Applies to invalidations created from now on."""
+        with self._lock:
+            self._completion_seconds = value
+
+    @property
     def billed_paths(self) -> int:
         """Paths of every new invalidation (duplicates and rejected requests are free)."""
         with self._lock:
@@ -376,7 +387,7 @@ class FaithfulCloudFront:
         self._record(now, dist_id, batch, caller_ref, "created", invalidation.id)
         return tracked
 
-    def _get_invalidation(self, dist_id: str, id: str) -> Invalidation:  # noqa: A002 (moto's name)
+    def _get_invalidation(self, dist_id: str, id: str) -> Invalidation:
         with self._lock:
             self._gate("GetInvalidation", self._clock())
             self._refresh_statuses()

@@ -21,11 +21,15 @@ nothing here hand-copies a value from the template.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import hashlib
 import io
 import json
+import logging
+import re
 import time
+import warnings
 import zipfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -133,6 +137,9 @@ class DeployedStack:
     resources: Mapping[str, StackResource]
     function: DeployedFunction
     bucket_notifications: tuple[BucketNotification, ...]
+    not_emulated: tuple[StackResource, ...]
+    """Resources the template creates that moto skipped and this module does not complete
+    (physical_id is empty)."""
     cloudformation_template: Mapping[str, Any] = field(repr=False)
     """The translated (and moto-adapted) template that was deployed."""
 
@@ -167,7 +174,7 @@ class DeployedStack:
 # --------------------------------------------------------------------------------------------
 
 
-class _CfnLoader(yaml.SafeLoader):
+class _CfnLoader(yaml.SafeLoader):  # type: ignore[misc]  # PyYAML ships no type hints
     """YAML loader that understands ``!Ref``, ``!GetAtt``, ``!Sub``... like CloudFormation."""
 
 
@@ -215,7 +222,7 @@ class _Packager:
     s3: S3Client
     bucket: str
     base_dir: Path
-    local_dirs: dict[str, Path] = field(default_factory=dict)
+    local_sources: dict[str, Path] = field(default_factory=dict)
     """s3:// URI -> the local folder or file it was built from."""
 
     def package_dir(self, relative: str) -> str:
@@ -234,7 +241,7 @@ class _Packager:
         key = hashlib.md5(body, usedforsecurity=False).hexdigest() + suffix
         self.s3.put_object(Bucket=self.bucket, Key=key, Body=body)
         uri = f"s3://{self.bucket}/{key}"
-        self.local_dirs[uri] = local
+        self.local_sources[uri] = local
         return uri
 
 
@@ -279,7 +286,9 @@ def _package(template: dict[str, Any], packager: _Packager) -> None:
             value = function_globals.get(prop)
         if not _is_local_path(value):
             continue
-        properties[prop] = packager.package_dir(value) if is_folder else packager.package_file(value)
+        properties[prop] = (
+            packager.package_dir(value) if is_folder else packager.package_file(value)
+        )
 
 
 # --------------------------------------------------------------------------------------------
@@ -315,20 +324,38 @@ def _adapt_for_moto(cfn_template: dict[str, Any], s3: S3Client) -> None:
 
     AWS::StepFunctions::StateMachine: moto only reads ``DefinitionString``; it ignores
     ``DefinitionS3Location`` (what SAM emits for a packaged ``DefinitionUri``), ``Definition`` and
-    ``DefinitionSubstitutions``. The definition is fetched from the artifacts bucket and the
-    substitutions are handed to CloudFormation's own ``Fn::Sub`` with the same variable map, which
-    resolves ``${Name}`` exactly as DefinitionSubstitutions does (every value still comes from the
-    template: ``!Ref Topic``, ``!Ref PollIntervalSeconds``...).
+    ``DefinitionSubstitutions``. The definition is fetched from the artifacts bucket and each
+    ``${Name}`` of DefinitionSubstitutions becomes that substitution's own intrinsic inside an
+    ``Fn::Join``, so CloudFormation still resolves every value from the template (``!Ref Topic``,
+    ``!Ref PollIntervalSeconds``...). Not ``Fn::Sub``: moto implements it with Python's
+    string.Template, which would also turn ASL's ``$$.State...`` context paths into ``$.State...``.
     """
     for resource in cfn_template["Resources"].values():
         if resource.get("Type") != "AWS::StepFunctions::StateMachine":
             continue
         properties = resource.setdefault("Properties", {})
         definition = _definition_string(properties, s3)
-        substitutions = properties.pop("DefinitionSubstitutions", None)
-        properties["DefinitionString"] = (
-            {"Fn::Sub": [definition, substitutions]} if substitutions else definition
-        )
+        substitutions = properties.pop("DefinitionSubstitutions", None) or {}
+        properties["DefinitionString"] = _substituted(definition, substitutions)
+
+
+_SUBSTITUTION = re.compile(r"\$\{([^}]+)\}")
+
+
+def _substituted(definition: str, substitutions: Mapping[str, Any]) -> Any:
+    """``definition`` with ``${Name}`` replaced by ``substitutions[Name]`` (an intrinsic or a
+    literal), as an ``Fn::Join`` CloudFormation resolves; unknown names stay as written."""
+    parts: list[Any] = []
+    position = 0
+    for match in _SUBSTITUTION.finditer(definition):
+        if match.group(1) not in substitutions:
+            continue
+        parts += [definition[position : match.start()], substitutions[match.group(1)]]
+        position = match.end()
+    if not parts:
+        return definition
+    parts.append(definition[position:])
+    return {"Fn::Join": ["", parts]}
 
 
 def _definition_string(properties: dict[str, Any], s3: S3Client) -> Any:
@@ -352,7 +379,8 @@ def _require_moto(region: str) -> None:
     from moto.core.config import default_user_config
     from moto.core.models import MockAWS
 
-    if MockAWS._nested_count < 1:  # noqa: SLF001 - the only way to ask moto if it is active
+    # MockAWS._nested_count is the only way to ask moto whether a mock is active.
+    if MockAWS._nested_count < 1:
         raise StackDeployError("deploy_stack must run inside moto's mock_aws(): refusing real AWS")
     if not default_user_config.get("stepfunctions", {}).get("execute_state_machine", False):
         raise StackDeployError(
@@ -364,6 +392,8 @@ def _require_moto(region: str) -> None:
 
 
 def _check_parameters(template: Mapping[str, Any], parameters: Mapping[str, str]) -> None:
+    """What CloudFormation checks before it creates anything (moto checks none of it):
+    declared names, required values, each parameter's constraints, and the template's Rules."""
     declared = template.get("Parameters", {})
     unknown = sorted(set(parameters) - set(declared))
     if unknown:
@@ -373,6 +403,134 @@ def _check_parameters(template: Mapping[str, Any], parameters: Mapping[str, str]
     )
     if missing:
         raise StackDeployError(f"parameters without a default need a value: {missing}")
+    effective = _effective_parameters(template, parameters)
+    problems = [
+        problem
+        for name, spec in declared.items()
+        for problem in _constraint_problems(name, spec, effective[name])
+    ]
+    problems += _failed_rule_assertions(template, effective)
+    if problems:
+        raise StackDeployError("invalid parameters: " + "; ".join(problems))
+
+
+def _is_list_type(spec: Mapping[str, Any]) -> bool:
+    kind = str(spec.get("Type", "String"))
+    return kind == "CommaDelimitedList" or kind.startswith("List<")
+
+
+def _constraint_problems(name: str, spec: Mapping[str, Any], value: str) -> list[str]:
+    problems: list[str] = []
+    items = value.split(",") if _is_list_type(spec) else [value]
+    allowed = [str(v) for v in spec.get("AllowedValues", [])]
+    pattern = spec.get("AllowedPattern")
+    for item in items:
+        if allowed and item not in allowed:
+            problems.append(f"{name}={item!r} is not one of {allowed}")
+        if pattern is not None and not re.fullmatch(str(pattern), item):
+            problems.append(f"{name}={item!r}: {spec.get('ConstraintDescription', pattern)}")
+    length_range = int(spec.get("MinLength", 0)), int(spec.get("MaxLength", 1 << 20))
+    if spec.get("Type", "String") == "String" and not (
+        length_range[0] <= len(value) <= length_range[1]
+    ):
+        problems.append(f"{name}: length {len(value)} is not within {length_range}")
+    if spec.get("Type") == "Number":
+        try:
+            number = float(value)
+        except ValueError:
+            return [*problems, f"{name}={value!r} is not a number"]
+        low, high = spec.get("MinValue", float("-inf")), spec.get("MaxValue", float("inf"))
+        if not float(low) <= number <= float(high):
+            problems.append(f"{name}={value}: {spec.get('ConstraintDescription', 'out of range')}")
+    return problems
+
+
+def _failed_rule_assertions(
+    template: Mapping[str, Any], parameters: Mapping[str, str]
+) -> list[str]:
+    """The AssertDescription of every Rules assertion that fails (rules whose RuleCondition
+    holds). moto ignores the Rules section; CloudFormation refuses the stack."""
+    values: dict[str, Any] = {
+        name: value.split(",") if _is_list_type(spec) else value
+        for name, spec in template.get("Parameters", {}).items()
+        if (value := parameters.get(name)) is not None
+    }
+    failed: list[str] = []
+    for rule_name, rule in template.get("Rules", {}).items():
+        condition = rule.get("RuleCondition")
+        if condition is not None and not _rule_value(condition, values):
+            continue
+        for assertion in rule.get("Assertions", []):
+            if not _rule_value(assertion["Assert"], values):
+                failed.append(f"rule {rule_name}: {assertion.get('AssertDescription', 'failed')}")
+    return failed
+
+
+def _rule_value(node: Any, values: Mapping[str, Any]) -> Any:
+    """Evaluate a Rules expression (the functions CloudFormation allows there)."""
+    if not isinstance(node, dict):
+        return node
+    if "Ref" in node:
+        return values[node["Ref"]]
+    (function, argument), *_ = node.items()
+    args = [_rule_value(a, values) for a in argument] if isinstance(argument, list) else argument
+    if function == "Fn::And":
+        return all(args)
+    if function == "Fn::Or":
+        return any(args)
+    if function == "Fn::Not":
+        return not args[0]
+    if function == "Fn::Equals":
+        return str(args[0]) == str(args[1])
+    if function == "Fn::Contains":
+        return str(args[1]) in [str(v) for v in args[0]]
+    if function == "Fn::EachMemberEquals":
+        return all(str(v) == str(args[1]) for v in args[0])
+    if function == "Fn::EachMemberIn":
+        return all(str(v) in [str(a) for a in args[1]] for v in args[0])
+    raise StackDeployError(f"rule function {function} is not emulated")
+
+
+def _outputs(cfn_template: Mapping[str, Any], resolve: Callable[[Any], Any]) -> dict[str, str]:
+    # Resolved here rather than read from DescribeStacks, where moto prints a layer's Ref as a
+    # Python object; conditions are honoured as CloudFormation does.
+    outputs: dict[str, str] = {}
+    for name, output in cfn_template.get("Outputs", {}).items():
+        condition = output.get("Condition")
+        if condition is None or resolve({"Fn::If": [condition, True, False]}):
+            outputs[name] = str(resolve(output["Value"]))
+    return outputs
+
+
+def _not_emulated(
+    cfn_template: Mapping[str, Any],
+    resources: Mapping[str, StackResource],
+    resolve: Callable[[Any], Any],
+) -> tuple[StackResource, ...]:
+    types = {resource.get("Type", "") for resource in cfn_template["Resources"].values()}
+    return tuple(
+        StackResource(logical_id, resource_type, "")
+        for resource_type in sorted(types)
+        for logical_id, _ in _created(cfn_template, resource_type, resolve)
+        if logical_id not in resources
+    )
+
+
+def _effective_parameters(
+    template: Mapping[str, Any], overrides: Mapping[str, str]
+) -> dict[str, str]:
+    """Declared defaults with the overrides applied, as CloudFormation reports them.
+
+    (moto's DescribeStacks shows a CommaDelimitedList as a Python list repr.)
+    """
+    declared = template.get("Parameters", {})
+    effective = {
+        name: _parameter_string(spec["Default"])
+        for name, spec in declared.items()
+        if "Default" in spec
+    }
+    effective.update(overrides)
+    return effective
 
 
 def _parameter_string(value: ParameterValue) -> str:
@@ -381,6 +539,33 @@ def _parameter_string(value: ParameterValue) -> str:
     if isinstance(value, int | float):
         return str(value)
     return ",".join(value)
+
+
+_MOTO_UNSUPPORTED_NOTICES = (
+    "No Moto CloudFormation support for",
+    "not supported by moto's CloudFormation implementation",
+)
+
+
+class _UnsupportedNoticeFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        return not any(notice in message for notice in _MOTO_UNSUPPORTED_NOTICES)
+
+
+@contextlib.contextmanager
+def _quiet_moto_unsupported_notices() -> Iterator[None]:
+    """Silence moto's per-resource "not supported" notices: DeployedStack.not_emulated lists
+    the resources that were neither created by moto nor completed here."""
+    moto_logger = logging.getLogger("moto")
+    notice_filter = _UnsupportedNoticeFilter()
+    moto_logger.addFilter(notice_filter)
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*not supported by moto's CloudFormation.*")
+            yield
+    finally:
+        moto_logger.removeFilter(notice_filter)
 
 
 def _create_stack(
@@ -403,8 +588,24 @@ def _create_stack(
         if status == "CREATE_COMPLETE":
             return stack_id
         if status in _TERMINAL_CREATE_STATES or time.monotonic() > deadline:
-            raise StackDeployError(f"stack {stack_name} ended in {status}: {_failures(cfn, stack_id)}")
+            raise StackDeployError(
+                f"stack {stack_name} ended in {status}: {_failures(cfn, stack_id)}"
+            )
         time.sleep(0.1)
+
+
+def _list_resources(
+    cfn: CloudFormationClient, stack_id: str, resolve: Callable[[Any], Any]
+) -> dict[str, StackResource]:
+    resources: dict[str, StackResource] = {}
+    for row in cfn.describe_stack_resources(StackName=stack_id)["StackResources"]:
+        logical_id = row.get("LogicalResourceId")
+        if not logical_id:
+            continue  # a type moto skipped (see _created)
+        # moto omits some physical IDs (AWS::Lambda::LayerVersion); Ref gives the same value.
+        physical_id = row.get("PhysicalResourceId") or str(resolve({"Ref": logical_id}))
+        resources[logical_id] = StackResource(logical_id, row["ResourceType"], physical_id)
+    return resources
 
 
 def _failures(cfn: CloudFormationClient, stack_id: str) -> list[str]:
@@ -432,95 +633,183 @@ class _Resolver:
     def __init__(self, account_id: str, region: str, stack_id: str) -> None:
         from moto.cloudformation.models import cloudformation_backends
 
-        self._resource_map = cloudformation_backends[account_id][region].stacks[stack_id].resource_map
+        self._resource_map = (
+            cloudformation_backends[account_id][region].stacks[stack_id].resource_map
+        )
 
     def __call__(self, fragment: Any) -> Any:
         from moto.cloudformation.parsing import clean_json
 
-        return clean_json(copy.deepcopy(fragment), self._resource_map)
+        return _as_cloudformation(clean_json(copy.deepcopy(fragment), self._resource_map))
 
 
-def _complete_what_moto_skips(
-    session: boto3.Session,
-    cfn_template: Mapping[str, Any],
-    resources: Mapping[str, StackResource],
-    resolve: Callable[[Any], Any],
-) -> tuple[BucketNotification, ...]:
-    _apply_queue_policies(session, cfn_template, resources, resolve)
-    _register_state_machines(session, resources)
-    return tuple(_apply_bucket_notifications(session, cfn_template, resources, resolve))
+def _as_cloudformation(value: Any) -> Any:
+    """Fix what moto's resolver returns differently from CloudFormation.
+
+    List items that resolved to ``AWS::NoValue`` are dropped (moto keeps them as None), and a
+    ``Ref`` to a model without a physical ID (AWS::Lambda::LayerVersion) gives its ARN instead of
+    the model object.
+    """
+    if isinstance(value, list):
+        return [_as_cloudformation(item) for item in value if item is not None]
+    if isinstance(value, dict):
+        return {k: _as_cloudformation(v) for k, v in value.items() if v is not None}
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    return str(getattr(value, "arn", value))
 
 
-def _deployed(
-    cfn_template: Mapping[str, Any], resources: Mapping[str, StackResource], resource_type: str
+def _created(
+    cfn_template: Mapping[str, Any], resource_type: str, resolve: Callable[[Any], Any]
 ) -> Iterator[tuple[str, dict[str, Any]]]:
-    """(logical id, properties) of the template's resources of a type that were created."""
+    """(logical id, properties) of the template's resources of a type whose Condition held.
+
+    Decided from the template, not from DescribeStackResources: moto lists the resource types it
+    skips (AWS::SQS::QueuePolicy) without their logical IDs.
+    """
     for logical_id, resource in cfn_template["Resources"].items():
-        if resource.get("Type") == resource_type and logical_id in resources:
+        if resource.get("Type") != resource_type:
+            continue
+        condition = resource.get("Condition")
+        if condition is None or resolve({"Fn::If": [condition, True, False]}):
             yield logical_id, resource.get("Properties", {})
 
 
-def _apply_queue_policies(
-    session: boto3.Session,
-    cfn_template: Mapping[str, Any],
-    resources: Mapping[str, StackResource],
-    resolve: Callable[[Any], Any],
-) -> None:
-    # moto's CloudFormation has no AWS::SQS::QueuePolicy model (it warns and skips it). moto's SQS
-    # never enforces a policy, but setting it keeps GetQueueAttributes(Policy) as on AWS.
-    sqs = session.client("sqs")
-    for _, properties in _deployed(cfn_template, resources, "AWS::SQS::QueuePolicy"):
-        document = json.dumps(resolve(properties["PolicyDocument"]))
-        for queue_url in resolve(properties["Queues"]):
-            sqs.set_queue_attributes(QueueUrl=queue_url, Attributes={"Policy": document})
+@dataclass(frozen=True)
+class _MotoGaps:
+    """Completes, through the public APIs, what moto's CloudFormation leaves out."""
+
+    session: boto3.Session
+    cfn_template: Mapping[str, Any]
+    resources: Mapping[str, StackResource]
+    resolve: Callable[[Any], Any]
+
+    def attach_layers(self) -> None:
+        # moto's AWS::Lambda::Function ignores Layers (and its Ref of a layer is not an ARN).
+        lam = self.session.client("lambda")
+        for logical_id, properties in _created(
+            self.cfn_template, "AWS::Lambda::Function", self.resolve
+        ):
+            refs = [ref["Ref"] for ref in properties.get("Layers", []) if isinstance(ref, dict)]
+            arns = [self.resources[ref].physical_id for ref in refs if ref in self.resources]
+            if arns:
+                name = self.resources[logical_id].physical_id
+                lam.update_function_configuration(FunctionName=name, Layers=arns)
+
+    def disable_moto_poller(self, function: DeployedFunction) -> None:
+        # An enabled mapping makes moto's SQS invoke the function on every SendMessage, which
+        # needs Docker. The local poller (emulator.poller) replaces it, so moto's copy is
+        # switched off; the settings it reported are kept in DeployedFunction.event_sources.
+        lam = self.session.client("lambda")
+        for mapping in function.event_sources:
+            lam.update_event_source_mapping(UUID=mapping.uuid, Enabled=False)
+
+    def apply_queue_policies(self) -> list[StackResource]:
+        # moto's CloudFormation has no AWS::SQS::QueuePolicy model (it skips it). moto's SQS never
+        # enforces a policy, but setting it keeps GetQueueAttributes(Policy) as on AWS.
+        sqs = self.session.client("sqs")
+        applied: list[StackResource] = []
+        for logical_id, properties in _created(
+            self.cfn_template, "AWS::SQS::QueuePolicy", self.resolve
+        ):
+            document = json.dumps(self.resolve(properties["PolicyDocument"]))
+            for queue_url in self.resolve(properties["Queues"]):
+                sqs.set_queue_attributes(QueueUrl=queue_url, Attributes={"Policy": document})
+            applied.append(
+                StackResource(logical_id, "AWS::SQS::QueuePolicy", self._name(logical_id))
+            )
+        return applied
+
+    def apply_alarms(self) -> list[StackResource]:
+        # moto's CloudFormation has no AWS::CloudWatch::Alarm model; PutMetricAlarm takes the
+        # same property names.
+        cloudwatch = self.session.client("cloudwatch")
+        applied: list[StackResource] = []
+        for logical_id, properties in _created(
+            self.cfn_template, "AWS::CloudWatch::Alarm", self.resolve
+        ):
+            alarm = {k: v for k, v in self.resolve(properties).items() if k in _ALARM_PROPERTIES}
+            alarm.setdefault("AlarmName", self._name(logical_id))
+            cloudwatch.put_metric_alarm(**alarm)
+            applied.append(StackResource(logical_id, "AWS::CloudWatch::Alarm", alarm["AlarmName"]))
+        return applied
+
+    def _name(self, logical_id: str) -> str:
+        """A physical name like CloudFormation generates: <stack>-<logical id>-<suffix>."""
+        stack_name = str(self.resolve({"Ref": "AWS::StackName"}))
+        suffix = hashlib.sha256(f"{stack_name}/{logical_id}".encode()).hexdigest()[:12].upper()
+        return f"{stack_name}-{logical_id}-{suffix}"
+
+    def register_state_machines(self) -> None:
+        # moto's CloudFormation creates state machines in its plain Step Functions backend, but
+        # with execute_state_machine=True the API serves (and runs) them from a separate parser
+        # backend, where StartExecution would not find them. Register each one there through the
+        # public API with the same name (hence the same ARN), definition, role and type; moto's
+        # ASL parser validates the definition here, as CloudFormation does on AWS.
+        from moto.stepfunctions.models import stepfunctions_backends
+
+        sfn = self.session.client("stepfunctions")
+        region = self.session.region_name
+        for logical_id, properties in _created(
+            self.cfn_template, "AWS::StepFunctions::StateMachine", self.resolve
+        ):
+            arn = self.resources[logical_id].physical_id
+            account_id = arn.split(":")[4]
+            machine = stepfunctions_backends[account_id][region].describe_state_machine(arn)
+            registered = sfn.create_state_machine(
+                name=machine.name,
+                definition=machine.definition,
+                roleArn=machine.roleArn,
+                type=properties.get("StateMachineType", "STANDARD"),
+            )
+            if registered["stateMachineArn"] != arn:
+                raise StackDeployError(f"{logical_id}: registered as {registered} instead of {arn}")
+
+    def apply_bucket_notifications(self) -> tuple[BucketNotification, ...]:
+        # moto's CloudFormation ignores AWS::S3::Bucket NotificationConfiguration. Apply the
+        # resolved configuration with the API, as CloudFormation does on AWS (moto then sends the
+        # s3:TestEvent, like S3 does when a configuration is set).
+        s3 = self.session.client("s3")
+        applied: list[BucketNotification] = []
+        for logical_id, properties in _created(self.cfn_template, "AWS::S3::Bucket", self.resolve):
+            if "NotificationConfiguration" not in properties:
+                continue
+            configuration = _to_api_notification(
+                self.resolve(properties["NotificationConfiguration"])
+            )
+            bucket = self.resources[logical_id].physical_id
+            s3.put_bucket_notification_configuration(
+                Bucket=bucket, NotificationConfiguration=cast(Any, configuration)
+            )
+            applied.append(BucketNotification(bucket=bucket, configuration=configuration))
+        return tuple(applied)
 
 
-def _register_state_machines(session: boto3.Session, resources: Mapping[str, StackResource]) -> None:
-    # moto's CloudFormation creates state machines in its plain Step Functions backend, while the
-    # API with execute_state_machine=True serves (and runs) them from a separate parser backend,
-    # so StartExecution would not find them. Register each one there through the public API with
-    # the same name (hence the same ARN), definition and role; moto's parser also validates the
-    # ASL here, as CloudFormation does on AWS.
-    from moto.stepfunctions.models import stepfunctions_backends
-
-    sfn = session.client("stepfunctions")
-    account_id = session.client("sts").get_caller_identity()["Account"]
-    deployed = stepfunctions_backends[account_id][cast(str, session.region_name)]
-    for resource in resources.values():
-        if resource.resource_type != "AWS::StepFunctions::StateMachine":
-            continue
-        machine = deployed.describe_state_machine(resource.physical_id)
-        registered = sfn.create_state_machine(
-            name=machine.name,
-            definition=machine.definition,
-            roleArn=machine.roleArn,
-            type=getattr(machine, "type", None) or "STANDARD",
-        )
-        if registered["stateMachineArn"] != resource.physical_id:
-            raise StackDeployError(f"state machine ARN mismatch for {resource.logical_id}")
-
-
-def _apply_bucket_notifications(
-    session: boto3.Session,
-    cfn_template: Mapping[str, Any],
-    resources: Mapping[str, StackResource],
-    resolve: Callable[[Any], Any],
-) -> Iterator[BucketNotification]:
-    # moto's CloudFormation ignores AWS::S3::Bucket NotificationConfiguration. Apply the resolved
-    # configuration with the API, as CloudFormation does on AWS (moto then sends the s3:TestEvent,
-    # like S3 does when the configuration is set).
-    s3 = session.client("s3")
-    for logical_id, properties in _deployed(cfn_template, resources, "AWS::S3::Bucket"):
-        if "NotificationConfiguration" not in properties:
-            continue
-        configuration = _to_api_notification(resolve(properties["NotificationConfiguration"]))
-        bucket = resources[logical_id].physical_id
-        s3.put_bucket_notification_configuration(
-            Bucket=bucket,
-            NotificationConfiguration=cast(Any, configuration),
-        )
-        yield BucketNotification(bucket=bucket, configuration=configuration)
-
+_ALARM_PROPERTIES = frozenset(
+    {
+        "AlarmName",
+        "AlarmDescription",
+        "ActionsEnabled",
+        "OKActions",
+        "AlarmActions",
+        "InsufficientDataActions",
+        "MetricName",
+        "Namespace",
+        "Statistic",
+        "ExtendedStatistic",
+        "Dimensions",
+        "Period",
+        "Unit",
+        "EvaluationPeriods",
+        "DatapointsToAlarm",
+        "Threshold",
+        "ComparisonOperator",
+        "TreatMissingData",
+        "EvaluateLowSampleCountPercentile",
+        "Metrics",
+        "ThresholdMetricId",
+    }
+)
 
 _NOTIFICATION_TARGETS = (
     # CloudFormation list, its target property -> API list, its target property
@@ -561,14 +850,21 @@ def _describe_function(
     session: boto3.Session,
     logical_id: str,
     resources: Mapping[str, StackResource],
-    local_dirs: Mapping[str, Path],
-    sam_template: Mapping[str, Any],
+    local_sources: Mapping[str, Path],
+    cfn_template: Mapping[str, Any],
 ) -> DeployedFunction:
     lam: LambdaClient = session.client("lambda")
     name = resources[logical_id].physical_id
     config = lam.get_function_configuration(FunctionName=name)
-    layer_arns = [layer["Arn"] for layer in config.get("Layers", [])]
+    deployed_layers = {layer["Arn"] for layer in config.get("Layers", [])}
     mappings = lam.list_event_source_mappings(FunctionName=name)["EventSourceMappings"]
+    properties = cfn_template["Resources"][logical_id]["Properties"]
+    layer_ids = [ref["Ref"] for ref in properties.get("Layers", []) if isinstance(ref, dict)]
+    layer_dirs = tuple(
+        _local_source(cfn_template["Resources"][layer_id]["Properties"]["Content"], local_sources)
+        for layer_id in layer_ids
+        if layer_id in resources and resources[layer_id].physical_id in deployed_layers
+    )
     return DeployedFunction(
         logical_id=logical_id,
         name=config["FunctionName"],
@@ -578,34 +874,18 @@ def _describe_function(
         timeout_seconds=int(config["Timeout"]),
         memory_mb=int(config["MemorySize"]),
         environment=dict(config.get("Environment", {}).get("Variables", {})),
-        code_dir=_local_source(sam_template, logical_id, "CodeUri", local_dirs),
-        layer_dirs=tuple(_layer_dir(arn, resources, sam_template, local_dirs) for arn in layer_arns),
+        code_dir=_local_source(properties["Code"], local_sources),
+        layer_dirs=layer_dirs,
         event_sources=tuple(_event_source(m) for m in mappings),
     )
 
 
-def _local_source(
-    sam_template: Mapping[str, Any], logical_id: str, prop: str, local_dirs: Mapping[str, Path]
-) -> Path:
-    resource = sam_template["Resources"][logical_id]
-    uri = resource.get("Properties", {}).get(prop)
-    if uri is None and prop == "CodeUri":
-        uri = sam_template.get("Globals", {}).get("Function", {}).get(prop)
-    if uri not in local_dirs:
-        raise StackDeployError(f"{logical_id}.{prop} was not built from a local folder: {uri!r}")
-    return local_dirs[uri]
-
-
-def _layer_dir(
-    layer_arn: str,
-    resources: Mapping[str, StackResource],
-    sam_template: Mapping[str, Any],
-    local_dirs: Mapping[str, Path],
-) -> Path:
-    for resource in resources.values():
-        if resource.physical_id == layer_arn:
-            return _local_source(sam_template, resource.logical_id, "ContentUri", local_dirs)
-    raise StackDeployError(f"layer {layer_arn} is not one of this stack's layers")
+def _local_source(location: Mapping[str, Any], local_sources: Mapping[str, Path]) -> Path:
+    """The local folder a packaged ``{S3Bucket, S3Key}`` was built from."""
+    uri = f"s3://{location.get('S3Bucket')}/{location.get('S3Key')}"
+    if uri not in local_sources:
+        raise StackDeployError(f"{uri} was not packaged from a local folder")
+    return local_sources[uri]
 
 
 def _event_source(mapping: Mapping[str, Any]) -> EventSourceMapping:
@@ -620,15 +900,6 @@ def _event_source(mapping: Mapping[str, Any]) -> EventSourceMapping:
         maximum_concurrency=int(concurrency) if concurrency is not None else None,
         enabled=mapping.get("State", "Enabled") == "Enabled",
     )
-
-
-def _disable_moto_poller(session: boto3.Session, function: DeployedFunction) -> None:
-    # An enabled mapping makes moto's SQS invoke the function on every SendMessage, which needs
-    # Docker. The local poller (emulator.poller) replaces it, so moto's copy is switched off; the
-    # settings it reported are kept in DeployedFunction.event_sources.
-    lam = session.client("lambda")
-    for mapping in function.event_sources:
-        lam.update_event_source_mapping(UUID=mapping.uuid, Enabled=False)
 
 
 # --------------------------------------------------------------------------------------------
@@ -666,31 +937,33 @@ def deploy_stack(
     cfn_template = _translate(sam_template, overrides, region)
     _adapt_for_moto(cfn_template, s3)
 
-    cfn: CloudFormationClient = session.client("cloudformation")
-    stack_id = _create_stack(cfn, stack_name, cfn_template, overrides, timeout_seconds)
-    stack = cfn.describe_stacks(StackName=stack_id)["Stacks"][0]
-    account_id = stack_id.split(":")[4]
-    resources = {
-        r["LogicalResourceId"]: StackResource(
-            r["LogicalResourceId"], r["ResourceType"], r.get("PhysicalResourceId", "")
+    with _quiet_moto_unsupported_notices():
+        cfn: CloudFormationClient = session.client("cloudformation")
+        stack_id = _create_stack(cfn, stack_name, cfn_template, overrides, timeout_seconds)
+        account_id = stack_id.split(":")[4]
+        resolve = _Resolver(account_id, region, stack_id)
+        resources = _list_resources(cfn, stack_id, resolve)
+        gaps = _MotoGaps(session, cfn_template, resources, resolve)
+        gaps.attach_layers()
+        function = _describe_function(
+            session, function_logical_id, resources, packager.local_sources, cfn_template
         )
-        for r in cfn.describe_stack_resources(StackName=stack_id)["StackResources"]
-    }
-    resolve = _Resolver(account_id, region, stack_id)
-    notifications = _complete_what_moto_skips(session, cfn_template, resources, resolve)
-    function = _describe_function(
-        session, function_logical_id, resources, packager.local_dirs, sam_template
-    )
-    _disable_moto_poller(session, function)
+        # Before the bucket notifications: their s3:TestEvent must reach a queue nobody polls yet.
+        gaps.disable_moto_poller(function)
+        completed = [*gaps.apply_queue_policies(), *gaps.apply_alarms()]
+        resources.update({r.logical_id: r for r in completed})
+        gaps.register_state_machines()
+        notifications = gaps.apply_bucket_notifications()
     return DeployedStack(
         stack_name=stack_name,
         stack_id=stack_id,
         region=region,
         account_id=account_id,
-        parameters={p["ParameterKey"]: p["ParameterValue"] for p in stack.get("Parameters", [])},
-        outputs={o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])},
+        parameters=_effective_parameters(sam_template, overrides),
+        outputs=_outputs(cfn_template, resolve),
         resources=resources,
         function=function,
         bucket_notifications=notifications,
+        not_emulated=_not_emulated(cfn_template, resources, resolve),
         cloudformation_template=cfn_template,
     )

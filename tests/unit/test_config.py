@@ -39,6 +39,7 @@ def test_optional_variables_default() -> None:
     [
         ({"DISTRIBUTION_IDS": ""}, "DISTRIBUTION_IDS is missing"),
         ({"DISTRIBUTION_IDS": "e2example, ok"}, "DISTRIBUTION_IDS has malformed IDs"),
+        ({"DISTRIBUTION_IDS": ",".join(f"E{i:013d}" for i in range(11))}, "at most 10"),
         ({"BUCKET_NAME": " "}, "BUCKET_NAME is missing"),
         ({"STATE_MACHINE_ARN": "arn:aws:sqs:us-east-1:1:q"}, "STATE_MACHINE_ARN is not"),
         ({"ORIGIN_PATH": "/a//b"}, "ORIGIN_PATH must look like"),

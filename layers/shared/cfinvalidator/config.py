@@ -8,7 +8,9 @@ from dataclasses import dataclass
 
 from cfinvalidator.errors import ConfigError
 
-_DISTRIBUTION_ID = re.compile(r"^[A-Z0-9]{8,32}$")
+_DISTRIBUTION_ID = re.compile(r"^[A-Z][A-Z0-9]{12,14}$")
+# template.yaml grants CloudFront permissions per distribution for at most this many IDs.
+MAX_DISTRIBUTIONS = 10
 _STATE_MACHINE_ARN = re.compile(
     r"^arn:aws[a-z-]*:states:[a-z0-9-]+:\d{12}:stateMachine:[\w-]{1,80}$"
 )
@@ -47,6 +49,12 @@ class Config:
             problems.append(
                 f"DISTRIBUTION_IDS has malformed IDs {bad_ids}: expected comma-separated "
                 "CloudFront distribution IDs such as E2EXAMPLE12345"
+            )
+
+        if len(ids) > MAX_DISTRIBUTIONS:
+            problems.append(
+                f"DISTRIBUTION_IDS lists {len(ids)} distributions; at most {MAX_DISTRIBUTIONS} "
+                "are supported (the stack grants CloudFront permissions per distribution)"
             )
 
         bucket = required("BUCKET_NAME")

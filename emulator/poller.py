@@ -1,0 +1,476 @@
+"""The Lambda SQS event source mapping, run locally against moto's SQS.
+
+:class:`SqsEventSourcePoller` does what Lambda's poller does for a standard queue:
+
+- receives (up to 10 messages per ReceiveMessage, repeatedly) until ``BatchSize`` records are
+  gathered, or ``MaximumBatchingWindowInSeconds`` has passed since the first record arrived, or
+  the 6 MB invocation payload would be exceeded; with no window it invokes after the first
+  non-empty receive;
+- invokes the handler synchronously with Lambda's SQS event shape and a context object;
+- deletes the records the function reports as processed: with ``ReportBatchItemFailures``, every
+  record not listed in ``batchItemFailures``; without it, all of them when the handler returns;
+- deletes nothing when the handler raises, runs past the function timeout, or returns a malformed
+  ``batchItemFailures`` (AWS then treats the whole batch as failed).
+
+Records left behind reappear when their visibility timeout expires, as on AWS (Lambda never
+changes it), and the queue's redrive policy moves them to the DLQ after ``maxReceiveCount``
+receives. ``release_failures=True`` instead makes them visible at once (ChangeMessageVisibility
+0): not AWS behaviour, only a shortcut for demos and tests that do not want to wait.
+
+Time is scaled by ``time_scale`` (the batching window only: handler time and the function
+timeout are real) and read from an injectable :class:`Clock`, so tests run on a fake clock.
+
+:class:`FaithfulS3Events` is an emulator correction for the bodies moto's S3 sends (see there).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import secrets
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Literal, Protocol
+
+if TYPE_CHECKING:
+    from mypy_boto3_sqs import SQSClient
+    from mypy_boto3_sqs.type_defs import MessageTypeDef
+
+    from emulator.lambda_context import LambdaContextLike
+    from emulator.stack import DeployedFunction, EventSourceMapping
+
+__all__ = [
+    "MAX_INVOCATION_PAYLOAD_BYTES",
+    "BatchRecord",
+    "Clock",
+    "FaithfulS3Events",
+    "PollerSettings",
+    "RealClock",
+    "SqsEventSourcePoller",
+]
+
+MAX_INVOCATION_PAYLOAD_BYTES = 6 * 1024 * 1024
+"""Lambda's synchronous invocation payload cap."""
+_MAX_RECEIVE = 10
+_MAX_DELETE = 10
+_SYSTEM_ATTRIBUTES = (
+    "ApproximateReceiveCount",
+    "SentTimestamp",
+    "SenderId",
+    "ApproximateFirstReceiveTimestamp",
+    "AWSTraceHeader",
+    "SequenceNumber",
+    "MessageGroupId",
+    "MessageDeduplicationId",
+)
+
+ClosedBy = Literal["batch size", "batching window", "payload limit"]
+Outcome = Literal["success", "partial", "error", "timed out", "invalid response"]
+
+
+class Clock(Protocol):
+    def monotonic(self) -> float: ...
+    def sleep(self, seconds: float) -> None: ...
+
+
+class RealClock:
+    def monotonic(self) -> float:
+        return time.monotonic()
+
+    def sleep(self, seconds: float) -> None:
+        time.sleep(seconds)
+
+
+@dataclass(frozen=True)
+class PollerSettings:
+    """The event source mapping's settings, as deployed."""
+
+    batch_size: int
+    maximum_batching_window_seconds: float
+    report_batch_item_failures: bool
+    function_timeout_seconds: float
+    time_scale: float = 1.0
+    """Real seconds per emulated second for the batching window (0.1: a 30 s window takes 3 s)."""
+
+    @classmethod
+    def from_deployment(
+        cls, mapping: EventSourceMapping, function: DeployedFunction, *, time_scale: float = 1.0
+    ) -> PollerSettings:
+        return cls(
+            batch_size=mapping.batch_size,
+            maximum_batching_window_seconds=mapping.maximum_batching_window_seconds,
+            report_batch_item_failures=mapping.report_batch_item_failures,
+            function_timeout_seconds=function.timeout_seconds,
+            time_scale=time_scale,
+        )
+
+    @property
+    def window_real_seconds(self) -> float:
+        return self.maximum_batching_window_seconds * self.time_scale
+
+
+@dataclass(frozen=True)
+class BatchRecord:
+    """What happened to one batch, for timelines and assertions. Times are clock readings."""
+
+    number: int
+    first_record_at: float
+    invoked_at: float
+    finished_at: float
+    closed_by: ClosedBy
+    event: dict[str, Any]
+    outcome: Outcome
+    response: Any
+    error: str | None
+    deleted: tuple[str, ...]
+    left_for_redelivery: tuple[str, ...]
+
+    @property
+    def message_ids(self) -> tuple[str, ...]:
+        return tuple(record["messageId"] for record in self.event["Records"])
+
+    @property
+    def size(self) -> int:
+        return len(self.event["Records"])
+
+    @property
+    def gathered_seconds(self) -> float:
+        """Real seconds from the first record to the invocation."""
+        return self.invoked_at - self.first_record_at
+
+
+@dataclass
+class _Gathered:
+    messages: list[MessageTypeDef] = field(default_factory=list)
+    payload_bytes: int = 0
+    first_at: float | None = None
+
+
+class SqsEventSourcePoller:
+    """Lambda's SQS poller for one queue and one handler (see the module docstring)."""
+
+    def __init__(
+        self,
+        sqs: SQSClient,
+        *,
+        queue_url: str,
+        queue_arn: str,
+        handler: Callable[[dict[str, Any], Any], Any],
+        context_factory: Callable[[], LambdaContextLike],
+        settings: PollerSettings,
+        clock: Clock | None = None,
+        body_correction: Callable[[str, str], str] | None = None,
+        release_failures: bool = False,
+        idle_poll_seconds: float = 0.05,
+        max_payload_bytes: int = MAX_INVOCATION_PAYLOAD_BYTES,
+    ) -> None:
+        self._sqs = sqs
+        self.queue_url = queue_url
+        self.queue_arn = queue_arn
+        self._region = queue_arn.split(":")[3]
+        self._handler = handler
+        self._context_factory = context_factory
+        self.settings = settings
+        self._clock = clock or RealClock()
+        self._correct = body_correction
+        self._release_failures = release_failures
+        self._idle_poll_seconds = idle_poll_seconds
+        self._max_payload_bytes = max_payload_bytes
+        self.batches: list[BatchRecord] = []
+
+    # ------------------------------------------------------------------------------ polling
+    def poll_batch(self, *, wait_for_first_seconds: float = 0.0) -> BatchRecord | None:
+        """Gather one batch and invoke the handler with it.
+
+        Returns None, invoking nothing, when no record arrives within ``wait_for_first_seconds``
+        (real seconds on the clock; the queue is always polled at least once).
+        """
+        started = self._clock.monotonic()
+        gathered = _Gathered()
+        while True:
+            received = self._receive(self.settings.batch_size - len(gathered.messages))
+            closed_by = self._add(gathered, received)
+            if closed_by is None and gathered.first_at is not None:
+                closed_by = self._window_closed(gathered.first_at)
+            if closed_by is not None:
+                return self._invoke(gathered, closed_by)
+            if gathered.first_at is None and self._clock.monotonic() - started >= (
+                wait_for_first_seconds
+            ):
+                return None
+            if not received:
+                self._clock.sleep(self._idle_poll_seconds)
+
+    def poll_until(
+        self,
+        done: Callable[[Sequence[BatchRecord]], bool],
+        *,
+        timeout_seconds: float,
+    ) -> list[BatchRecord]:
+        """Poll batch after batch until ``done(batches so far)`` or the (real) timeout passes."""
+        deadline = self._clock.monotonic() + timeout_seconds
+        batches: list[BatchRecord] = []
+        while not done(batches):
+            remaining = deadline - self._clock.monotonic()
+            if remaining <= 0:
+                raise TimeoutError(f"event source: not done after {timeout_seconds} s")
+            batch = self.poll_batch(wait_for_first_seconds=remaining)
+            if batch is not None:
+                batches.append(batch)
+        return batches
+
+    def _receive(self, room: int) -> list[MessageTypeDef]:
+        response = self._sqs.receive_message(
+            QueueUrl=self.queue_url,
+            MaxNumberOfMessages=max(1, min(_MAX_RECEIVE, room)),
+            AttributeNames=["All"],
+            MessageAttributeNames=["All"],
+            WaitTimeSeconds=0,  # waiting is done on the injectable clock instead
+        )
+        return list(response.get("Messages", []))
+
+    def _add(self, gathered: _Gathered, received: list[MessageTypeDef]) -> ClosedBy | None:
+        for index, message in enumerate(received):
+            size = len(message["Body"].encode())
+            if gathered.messages and gathered.payload_bytes + size > self._max_payload_bytes:
+                # Lambda keeps the overflow for the next batch; here it becomes visible again.
+                self._make_visible(received[index:])
+                return "payload limit"
+            gathered.messages.append(message)
+            gathered.payload_bytes += size
+        if gathered.messages and gathered.first_at is None:
+            gathered.first_at = self._clock.monotonic()
+        if len(gathered.messages) >= self.settings.batch_size:
+            return "batch size"
+        return None
+
+    def _window_closed(self, first_at: float) -> ClosedBy | None:
+        window = self.settings.window_real_seconds
+        if window <= 0 or self._clock.monotonic() - first_at >= window:
+            return "batching window"
+        return None
+
+    # ---------------------------------------------------------------------------- invoking
+    def _invoke(self, gathered: _Gathered, closed_by: ClosedBy) -> BatchRecord:
+        event = {"Records": [self._record(message) for message in gathered.messages]}
+        handles = {m["MessageId"]: m["ReceiptHandle"] for m in gathered.messages}
+        invoked_at = self._clock.monotonic()
+        response: Any = None
+        error: str | None = None
+        try:
+            response = self._handler(event, self._context_factory())
+        except Exception as exc:  # noqa: BLE001 - Lambda reports any handler error the same way
+            error = f"{type(exc).__name__}: {exc}"
+        finished_at = self._clock.monotonic()
+        outcome, failed = self._judge(list(handles), response, error, finished_at - invoked_at)
+        deleted = [message_id for message_id in handles if message_id not in failed]
+        self._delete([handles[m] for m in deleted])
+        left = [message_id for message_id in handles if message_id in failed]
+        if self._release_failures:
+            self._make_visible_handles([handles[m] for m in left])
+        record = BatchRecord(
+            number=len(self.batches) + 1,
+            first_record_at=gathered.first_at if gathered.first_at is not None else invoked_at,
+            invoked_at=invoked_at,
+            finished_at=finished_at,
+            closed_by=closed_by,
+            event=event,
+            outcome=outcome,
+            response=response,
+            error=error,
+            deleted=tuple(deleted),
+            left_for_redelivery=tuple(left),
+        )
+        self.batches.append(record)
+        return record
+
+    def _judge(
+        self, message_ids: list[str], response: Any, error: str | None, elapsed: float
+    ) -> tuple[Outcome, set[str]]:
+        """The batch outcome and the message IDs that must stay on the queue."""
+        everything = set(message_ids)
+        if error is not None:
+            return "error", everything
+        if elapsed > self.settings.function_timeout_seconds:
+            return "timed out", everything
+        if not self.settings.report_batch_item_failures:
+            return "success", set()
+        failures = _reported_failures(response, everything)
+        if failures is None:
+            return "invalid response", everything
+        return ("partial" if failures else "success"), failures
+
+    def _record(self, message: MessageTypeDef) -> dict[str, Any]:
+        body = message["Body"]
+        if self._correct is not None:
+            body = self._correct(message["MessageId"], body)
+        record: dict[str, Any] = {
+            "messageId": message["MessageId"],
+            "receiptHandle": message["ReceiptHandle"],
+            "body": body,
+            "attributes": {
+                name: value
+                for name, value in message.get("Attributes", {}).items()
+                if name in _SYSTEM_ATTRIBUTES
+            },
+            "messageAttributes": _lambda_message_attributes(message.get("MessageAttributes", {})),
+            "md5OfBody": hashlib.md5(body.encode(), usedforsecurity=False).hexdigest(),
+            "eventSource": "aws:sqs",
+            "eventSourceARN": self.queue_arn,
+            "awsRegion": self._region,
+        }
+        if "MD5OfMessageAttributes" in message:
+            record["md5OfMessageAttributes"] = message["MD5OfMessageAttributes"]
+        return record
+
+    # ---------------------------------------------------------------------------- the queue
+    def _delete(self, receipt_handles: list[str]) -> None:
+        for start in range(0, len(receipt_handles), _MAX_DELETE):
+            chunk = receipt_handles[start : start + _MAX_DELETE]
+            result = self._sqs.delete_message_batch(
+                QueueUrl=self.queue_url,
+                Entries=[{"Id": str(i), "ReceiptHandle": h} for i, h in enumerate(chunk)],
+            )
+            if result.get("Failed"):
+                raise RuntimeError(f"DeleteMessageBatch failed: {result['Failed']}")
+
+    def _make_visible(self, messages: Sequence[MessageTypeDef]) -> None:
+        self._make_visible_handles([m["ReceiptHandle"] for m in messages])
+
+    def _make_visible_handles(self, receipt_handles: list[str]) -> None:
+        for start in range(0, len(receipt_handles), _MAX_DELETE):
+            chunk = receipt_handles[start : start + _MAX_DELETE]
+            self._sqs.change_message_visibility_batch(
+                QueueUrl=self.queue_url,
+                Entries=[
+                    {"Id": str(i), "ReceiptHandle": h, "VisibilityTimeout": 0}
+                    for i, h in enumerate(chunk)
+                ],
+            )
+
+
+def _reported_failures(response: Any, batch: set[str]) -> set[str] | None:
+    """The itemIdentifiers a ReportBatchItemFailures response names; None if malformed.
+
+    AWS: a null/absent/empty list means full success; an entry without a valid itemIdentifier
+    (missing, empty, or not a message of the batch) fails the whole batch.
+    """
+    if response is None:
+        return set()
+    if not isinstance(response, Mapping):
+        return None
+    reported = response.get("batchItemFailures")
+    if reported is None:
+        return set()
+    if not isinstance(reported, list):
+        return None
+    failures: set[str] = set()
+    for item in reported:
+        identifier = item.get("itemIdentifier") if isinstance(item, Mapping) else None
+        if not isinstance(identifier, str) or identifier not in batch:
+            return None
+        failures.add(identifier)
+    return failures
+
+
+def _lambda_message_attributes(attributes: Mapping[str, Any]) -> dict[str, Any]:
+    """SQS API message attributes -> the camelCase shape of Lambda's SQS event."""
+    converted: dict[str, Any] = {}
+    for name, value in attributes.items():
+        binary = value.get("BinaryValue")
+        entry: dict[str, Any] = {
+            "stringListValues": list(value.get("StringListValues", [])),
+            "binaryListValues": [
+                base64.b64encode(b).decode() for b in value.get("BinaryListValues", [])
+            ],
+            "dataType": value["DataType"],
+        }
+        if "StringValue" in value:
+            entry["stringValue"] = value["StringValue"]
+        if binary is not None:
+            entry["binaryValue"] = base64.b64encode(binary).decode()
+        converted[name] = entry
+    return converted
+
+
+class FaithfulS3Events:
+    """Emulator correction: rewrite moto's S3 event notification bodies into AWS's shape.
+
+    moto 5.2's S3 event records differ from AWS's (aws-facts.md, moto section):
+
+    - keys encode ``/`` as ``%2F``; AWS keeps ``/`` (both form-decode to the same key, so a
+      correct handler copes with either; this shows AWS's form);
+    - there is no ``s3.object.sequencer``. AWS's is a hexadecimal string that increases with each
+      change of a key and is repeated on duplicate deliveries. One is synthesised from the
+      record's eventTime (milliseconds) with a counter for ties: 12 + 6 hex digits, so the string
+      order is the event order, and it is remembered per message ID so a redelivered message
+      carries the same sequencer, as on AWS;
+    - ``userIdentity``, ``requestParameters``, ``responseElements`` and
+      ``s3.bucket.ownerIdentity`` are absent; AWS-shaped placeholder values are filled in.
+
+    Bodies that are not S3 event notifications (the s3:TestEvent included) pass unchanged.
+    """
+
+    def __init__(self, principal_id: str = "AWS:AIDAEMULATOREXAMPLE") -> None:
+        self._principal_id = principal_id
+        self._lock = threading.Lock()
+        self._by_message: dict[str, str] = {}
+        self._ties: dict[int, int] = {}
+
+    def __call__(self, message_id: str, body: str) -> str:
+        with self._lock:
+            if message_id not in self._by_message:
+                self._by_message[message_id] = self._correct(body)
+            return self._by_message[message_id]
+
+    def _correct(self, body: str) -> str:
+        try:
+            document = json.loads(body)
+        except json.JSONDecodeError:
+            return body
+        records = document.get("Records") if isinstance(document, dict) else None
+        if not isinstance(records, list) or not all(_is_s3_record(r) for r in records):
+            return body
+        for record in records:
+            self._correct_record(record)
+        return json.dumps(document)
+
+    def _correct_record(self, record: dict[str, Any]) -> None:
+        s3 = record["s3"]
+        s3_object = s3["object"]
+        s3_object["key"] = s3_object["key"].replace("%2F", "/")
+        s3_object.setdefault("sequencer", self._sequencer(record.get("eventTime", "")))
+        s3["bucket"].setdefault("ownerIdentity", {"principalId": "A3NL1KOZZKEXAMPLE"})
+        record.setdefault("userIdentity", {"principalId": self._principal_id})
+        record.setdefault("requestParameters", {"sourceIPAddress": "127.0.0.1"})
+        record.setdefault(
+            "responseElements",
+            {
+                "x-amz-request-id": secrets.token_hex(8).upper(),
+                "x-amz-id-2": base64.b64encode(secrets.token_bytes(48)).decode(),
+            },
+        )
+
+    def _sequencer(self, event_time: str) -> str:
+        try:
+            millis = int(datetime.fromisoformat(event_time).timestamp() * 1000)
+        except ValueError:
+            millis = int(time.time() * 1000)
+        tie = self._ties.get(millis, 0)
+        self._ties[millis] = tie + 1
+        return f"{millis:012X}{tie:06X}"
+
+
+def _is_s3_record(record: Any) -> bool:
+    return (
+        isinstance(record, dict)
+        and record.get("eventSource") == "aws:s3"
+        and isinstance(record.get("s3"), dict)
+        and isinstance(record["s3"].get("object"), dict)
+        and isinstance(record["s3"].get("bucket"), dict)
+        and isinstance(record["s3"]["object"].get("key"), str)
+    )

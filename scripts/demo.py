@@ -1,0 +1,452 @@
+"""``make demo``: the whole pipeline on an in-process AWS emulator, with a timeline.
+
+No AWS account and no network: fake credentials are set in-process and every AWS call is served
+by moto. The real ``template.yaml`` is deployed (emulator.stack), CloudFront behaves as AWS
+documents (emulator.cloudfront: InProgress, then Completed), the SQS event source is emulated
+by emulator.poller, and the real batcher handler and tracker state machine run unchanged.
+
+Run from the repository root: ``python -m scripts.demo [--help]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import sys
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from mypy_boto3_sqs import SQSClient
+    from mypy_boto3_stepfunctions import SFNClient
+
+    from emulator.cloudfront import FaithfulCloudFront
+    from emulator.poller import BatchRecord
+    from emulator.stack import DeployedStack
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+TEMPLATE = REPO_ROOT / "template.yaml"
+REGION = "us-east-1"
+BUCKET = "cfinv-demo-site"
+STACK_NAME = "cfinv-demo"
+
+SAMPLE_SITE: dict[str, tuple[bytes, str]] = {
+    "index.html": (b"<!doctype html><title>Home</title><h1>Home</h1>", "text/html"),
+    "about/index.html": (b"<!doctype html><title>About</title>", "text/html"),
+    "docs/guide/index.html": (b"<!doctype html><title>Guide</title>", "text/html"),
+    "docs/guide/getting-started.html": (b"<!doctype html><title>Start</title>", "text/html"),
+    "css/site.css": (b"body { font-family: sans-serif; }\n", "text/css"),
+    "docs/red flower.jpg": (b"\xff\xd8\xff\xe0\x00\x10JFIF\x00 (a tiny placeholder)", "image/jpeg"),
+    "blog/café-crème.html": ("<!doctype html><title>Café crème</title>".encode(), "text/html"),
+}
+
+
+class DemoError(RuntimeError):
+    """A step failed or timed out; the message says which and why."""
+
+
+@dataclass(frozen=True)
+class Options:
+    debounce_seconds: int | None
+    batch_size: int | None
+    poll_interval_seconds: int
+    completion_seconds: float
+    time_scale: float
+    timeout_seconds: float
+    verbose: bool
+
+
+# ------------------------------------------------------------------------------------ output
+@dataclass
+class Timeline:
+    """Prints steps with their time relative to the start of the demo."""
+
+    started: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+    def say(self, text: str, *, at: datetime | None = None) -> None:
+        moment = at or datetime.now(UTC)
+        seconds = (moment - self.started).total_seconds()
+        lines = text.splitlines() or [""]
+        print(f"[{seconds:7.2f}s] {lines[0]}")
+        for line in lines[1:]:
+            print(f"{'':11}{line}")
+        sys.stdout.flush()
+
+    def block(self, text: str) -> None:
+        for line in text.splitlines():
+            print(f"{'':11}{line}")
+
+
+def wait_for[T](what: str, check: Callable[[], T | None], timeout: float, every: float = 0.2) -> T:
+    """Call ``check`` until it returns something other than None; DemoError after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if result is not None:
+            return result
+        if time.monotonic() > deadline:
+            raise DemoError(f"timed out after {timeout:.0f} s waiting for {what}")
+        time.sleep(every)
+
+
+# ------------------------------------------------------------------------------------- setup
+def use_fake_aws_credentials() -> None:
+    """This process never talks to a real account: fake credentials, fixed region, no profile."""
+    for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ENDPOINT_URL", "AWS_SESSION_TOKEN"):
+        os.environ.pop(name, None)
+    os.environ["AWS_ACCESS_KEY_ID"] = "testing"
+    os.environ["AWS_SECRET_ACCESS_KEY"] = "testing"  # noqa: S105 - a fake, for moto
+    os.environ["AWS_DEFAULT_REGION"] = REGION
+    os.environ["AWS_REGION"] = REGION
+
+
+def create_distribution(cloudfront: Any) -> str:
+    response = cloudfront.create_distribution(
+        DistributionConfig={
+            "CallerReference": "cfinv-demo",
+            "Comment": "demo distribution for the S3 origin",
+            "Enabled": True,
+            "Origins": {
+                "Quantity": 1,
+                "Items": [
+                    {
+                        "Id": "site",
+                        "DomainName": f"{BUCKET}.s3.{REGION}.amazonaws.com",
+                        "S3OriginConfig": {"OriginAccessIdentity": ""},
+                    }
+                ],
+            },
+            "DefaultCacheBehavior": {
+                "TargetOriginId": "site",
+                "ViewerProtocolPolicy": "redirect-to-https",
+            },
+            "DefaultRootObject": "index.html",
+        }
+    )
+    return str(response["Distribution"]["Id"])
+
+
+def deploy(distribution_id: str, options: Options) -> DeployedStack:
+    from emulator.stack import StackDeployError, deploy_stack
+
+    parameters: dict[str, str | int] = {
+        "DistributionIds": distribution_id,
+        "BucketName": BUCKET,
+        "PollIntervalSeconds": options.poll_interval_seconds,
+        "IndexDocument": "index.html",
+    }
+    if options.debounce_seconds is not None:
+        parameters["DebounceSeconds"] = options.debounce_seconds
+    if options.batch_size is not None:
+        parameters["BatchSize"] = options.batch_size
+    try:
+        return deploy_stack(TEMPLATE, parameters, stack_name=STACK_NAME)
+    except StackDeployError as exc:
+        raise DemoError(f"deploying template.yaml failed: {exc}") from exc
+
+
+def describe_stack(stack: DeployedStack, options: Options) -> str:
+    by_type: dict[str, list[str]] = {}
+    for resource in stack.resources.values():
+        by_type.setdefault(resource.resource_type, []).append(resource.logical_id)
+    lines = [
+        f"stack {stack.stack_name} deployed from template.yaml: {len(stack.resources)} resources"
+    ]
+    lines += [f"  {kind:34} {', '.join(sorted(names))}" for kind, names in sorted(by_type.items())]
+    if stack.not_emulated:
+        skipped = ", ".join(f"{r.logical_id} ({r.resource_type})" for r in stack.not_emulated)
+        lines.append(f"  not emulated: {skipped}")
+    source = stack.event_source
+    window = source.maximum_batching_window_seconds
+    lines.append(
+        f"  event source: BatchSize {source.batch_size}, MaximumBatchingWindowInSeconds {window}"
+        f" (x{options.time_scale:g}: {window * options.time_scale:g} s here),"
+        f" {', '.join(source.function_response_types)},"
+        f" MaximumConcurrency {source.maximum_concurrency}"
+    )
+    lines.append(f"  tracker: PollIntervalSeconds {stack.parameters['PollIntervalSeconds']}")
+    return "\n".join(lines)
+
+
+def subscribe_inbox(stack: DeployedStack, sqs: SQSClient, sns: Any) -> str:
+    """An SQS queue subscribed to the notification topic, as a subscriber would do."""
+    inbox_url = sqs.create_queue(QueueName="cfinv-demo-inbox")["QueueUrl"]
+    inbox_arn = sqs.get_queue_attributes(QueueUrl=inbox_url, AttributeNames=["QueueArn"])[
+        "Attributes"
+    ]["QueueArn"]
+    sns.subscribe(TopicArn=stack.outputs["TopicArn"], Protocol="sqs", Endpoint=inbox_arn)
+    return inbox_url
+
+
+def upload_site(s3: Any, bucket: str, timeline: Timeline) -> list[str]:
+    for key, (body, content_type) in SAMPLE_SITE.items():
+        s3.put_object(Bucket=bucket, Key=key, Body=body, ContentType=content_type)
+        timeline.say(f"uploaded s3://{bucket}/{key}")
+    return list(SAMPLE_SITE)
+
+
+# ----------------------------------------------------------------------------- event source
+def run_event_source(
+    stack: DeployedStack, sqs: SQSClient, options: Options, log_sink: io.StringIO
+) -> list[BatchRecord]:
+    from emulator.lambda_context import LocalFunction
+    from emulator.poller import FaithfulS3Events, PollerSettings, SqsEventSourcePoller
+
+    function = LocalFunction(stack.function, region=stack.region, log_sink=log_sink)
+    poller = SqsEventSourcePoller(
+        sqs,
+        queue_url=stack.outputs["QueueUrl"],
+        queue_arn=stack.event_source.queue_arn,
+        handler=function,
+        context_factory=function.new_context,
+        settings=PollerSettings.from_deployment(
+            stack.event_source, stack.function, time_scale=options.time_scale
+        ),
+        body_correction=FaithfulS3Events(),
+    )
+
+    def queue_drained(batches: Sequence[BatchRecord]) -> bool:
+        return bool(batches) and _queue_depth(sqs, stack.outputs["QueueUrl"]) == 0
+
+    try:
+        return poller.poll_until(queue_drained, timeout_seconds=options.timeout_seconds)
+    except TimeoutError as exc:
+        raise DemoError(f"the queue was not drained: {exc}") from exc
+
+
+def _queue_depth(sqs: SQSClient, queue_url: str) -> int:
+    attributes = sqs.get_queue_attributes(
+        QueueUrl=queue_url,
+        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+    )["Attributes"]
+    visible = int(attributes.get("ApproximateNumberOfMessages", "0"))
+    return visible + int(attributes.get("ApproximateNumberOfMessagesNotVisible", "0"))
+
+
+def report_batch(batch: BatchRecord, options: Options, timeline: Timeline) -> None:
+    records = batch.event["Records"]
+    test_events = [r for r in records if '"s3:TestEvent"' in r["body"]]
+    keys = [k for r in records for k in _record_keys(r["body"])]
+    emulated = batch.gathered_seconds / options.time_scale if options.time_scale else 0.0
+    timeline.say(
+        f"batch {batch.number} formed: {batch.size} records ({len(keys)} object events,"
+        f" {len(test_events)} s3:TestEvent), closed by {batch.closed_by} after"
+        f" {batch.gathered_seconds:.2f} s ({emulated:.0f} s at x{options.time_scale:g});"
+        " invoking the batcher"
+    )
+    for record in test_events:
+        acknowledged = (
+            "acknowledged (deleted)" if record["messageId"] in batch.deleted else "NOT deleted"
+        )
+        timeline.say(f"s3:TestEvent {record['messageId'][:8]}... {acknowledged}")
+    if batch.outcome != "success":
+        raise DemoError(
+            f"batch {batch.number} {batch.outcome}: error={batch.error},"
+            f" response={batch.response}, left for redelivery={list(batch.left_for_redelivery)}"
+        )
+    timeline.say(
+        f"batcher returned {json.dumps(batch.response)}: {len(batch.deleted)} deleted,"
+        f" {len(batch.left_for_redelivery)} left for redelivery"
+    )
+
+
+def _record_keys(body: str) -> list[str]:
+    try:
+        document = json.loads(body)
+    except json.JSONDecodeError:
+        return []
+    records = document.get("Records", []) if isinstance(document, dict) else []
+    return [r["s3"]["object"]["key"] for r in records if isinstance(r, dict) and "s3" in r]
+
+
+# ---------------------------------------------------------------------------------- tracking
+def report_invalidations(
+    cloudfront_fake: FaithfulCloudFront, cloudfront: Any, timeline: Timeline
+) -> list[tuple[str, str]]:
+    created = [c for c in cloudfront_fake.calls if c.outcome == "created"]
+    if not created:
+        raise DemoError("the batcher created no invalidation")
+    result: list[tuple[str, str]] = []
+    for call in created:
+        assert call.invalidation_id is not None
+        invalidation = cloudfront.get_invalidation(
+            DistributionId=call.distribution_id, Id=call.invalidation_id
+        )["Invalidation"]
+        paths = invalidation["InvalidationBatch"]["Paths"].get("Items", [])
+        timeline.say(
+            f"CreateInvalidation on {call.distribution_id}: {invalidation['Id']}"
+            f" ({invalidation['Status']}), {len(paths)} paths:\n"
+            + "\n".join(f"  {p}" for p in paths)
+        )
+        result.append((call.distribution_id, call.invalidation_id))
+    return result
+
+
+def follow_tracker(sfn: SFNClient, execution_arn: str, timeline: Timeline, timeout: float) -> None:
+    """Print each GetInvalidation poll of the execution as it happens, until it finishes."""
+    seen = 0
+
+    def finished() -> str | None:
+        nonlocal seen
+        events = sfn.get_execution_history(executionArn=execution_arn, maxResults=1000)["events"]
+        for event in events[seen:]:
+            _report_history_event(event, timeline)
+        seen = len(events)
+        status = sfn.describe_execution(executionArn=execution_arn)["status"]
+        return None if status == "RUNNING" else status
+
+    status = wait_for(f"tracker {execution_arn.rsplit(':', 1)[-1]}", finished, timeout, 0.25)
+    finished()  # the last events
+    if status != "SUCCEEDED":
+        raise DemoError(f"tracker execution ended {status}")
+
+
+def _report_history_event(event: Any, timeline: Timeline) -> None:
+    kind = event["type"]
+    if kind == "ExecutionStarted":
+        timeline.say("tracker execution started", at=event["timestamp"])
+    elif kind == "TaskSucceeded" and event["taskSucceededEventDetails"]["resource"] == (
+        "getInvalidation"
+    ):
+        output = json.loads(event["taskSucceededEventDetails"].get("output", "{}"))
+        status = output.get("Invalidation", {}).get("Status", "?")
+        timeline.say(f"tracker poll: GetInvalidation -> Status {status}", at=event["timestamp"])
+    elif kind == "TaskSucceeded" and event["taskSucceededEventDetails"]["resource"] == "publish":
+        timeline.say("tracker published the notification (sns:publish)", at=event["timestamp"])
+    elif kind in ("ExecutionSucceeded", "ExecutionFailed", "ExecutionTimedOut"):
+        timeline.say(f"tracker {kind.removeprefix('Execution').lower()}", at=event["timestamp"])
+
+
+def tracker_executions(sfn: SFNClient, state_machine_arn: str, expected: int) -> list[str]:
+    def started() -> list[str] | None:
+        executions = sfn.list_executions(stateMachineArn=state_machine_arn)["executions"]
+        return [e["executionArn"] for e in executions] if len(executions) >= expected else None
+
+    return wait_for("the tracker executions to start", started, 10.0)
+
+
+def receive_notifications(
+    sqs: SQSClient, inbox_url: str, expected: int, timeout: float
+) -> list[Any]:
+    received: list[Any] = []
+
+    def enough() -> list[Any] | None:
+        response = sqs.receive_message(QueueUrl=inbox_url, MaxNumberOfMessages=10)
+        for message in response.get("Messages", []):
+            received.append(json.loads(message["Body"]))
+            sqs.delete_message(QueueUrl=inbox_url, ReceiptHandle=message["ReceiptHandle"])
+        return received if len(received) >= expected else None
+
+    return wait_for("the SNS notification", enough, timeout)
+
+
+def report_notification(envelope: Any, uploaded: Sequence[str], timeline: Timeline) -> None:
+    message = json.loads(envelope["Message"])
+    attributes = {k: v["Value"] for k, v in envelope.get("MessageAttributes", {}).items()}
+    timeline.say(f"SNS notification received, attributes {json.dumps(attributes)}:")
+    timeline.block(json.dumps(message, indent=2, ensure_ascii=False))
+    if message.get("status") != "COMPLETED":
+        raise DemoError(f"the invalidation did not complete: {message.get('status')}")
+    if sorted(message.get("sourceKeys", [])) != sorted(uploaded):
+        raise DemoError(f"sourceKeys {message.get('sourceKeys')} != uploaded keys {list(uploaded)}")
+
+
+# -------------------------------------------------------------------------------------- main
+@contextmanager
+def emulated_aws(options: Options) -> Iterator[FaithfulCloudFront]:
+    from moto import mock_aws
+
+    from emulator.cloudfront import FaithfulCloudFront
+
+    with (
+        mock_aws(config={"stepfunctions": {"execute_state_machine": True}}),
+        FaithfulCloudFront(completion_seconds=options.completion_seconds) as cloudfront,
+    ):
+        yield cloudfront
+
+
+def run(options: Options) -> None:
+    import boto3
+
+    timeline = Timeline()
+    with emulated_aws(options) as cloudfront_fake:
+        cloudfront, s3 = boto3.client("cloudfront"), boto3.client("s3")
+        sqs, sns, sfn = boto3.client("sqs"), boto3.client("sns"), boto3.client("stepfunctions")
+        distribution_id = create_distribution(cloudfront)
+        timeline.say(f"CloudFront distribution {distribution_id} created for s3://{BUCKET}")
+        stack = deploy(distribution_id, options)
+        timeline.say(describe_stack(stack, options))
+        inbox_url = subscribe_inbox(stack, sqs, sns)
+        timeline.say("SQS inbox subscribed to the notification topic")
+
+        uploaded = upload_site(s3, stack.outputs["BucketName"], timeline)
+        logs = io.StringIO()
+        for batch in run_event_source(stack, sqs, options, logs):
+            report_batch(batch, options, timeline)
+        _show_logs(logs, options, timeline)
+
+        invalidations = report_invalidations(cloudfront_fake, cloudfront, timeline)
+        executions = tracker_executions(sfn, stack.outputs["StateMachineArn"], len(invalidations))
+        for execution_arn in executions:
+            follow_tracker(sfn, execution_arn, timeline, options.timeout_seconds)
+        for envelope in receive_notifications(sqs, inbox_url, len(invalidations), 10.0):
+            report_notification(envelope, uploaded, timeline)
+    timeline.say("done: every upload was invalidated and the invalidation reported COMPLETED")
+
+
+def _show_logs(logs: io.StringIO, options: Options, timeline: Timeline) -> None:
+    lines = logs.getvalue().splitlines()
+    if options.verbose:
+        timeline.say(f"batcher output ({len(lines)} lines):")
+        timeline.block("\n".join(lines))
+    else:
+        timeline.say(f"(the batcher wrote {len(lines)} structured log lines; --verbose shows them)")
+
+
+def parse_options(argv: Sequence[str] | None) -> Options:
+    parser = argparse.ArgumentParser(prog="make demo", description=__doc__.splitlines()[0])
+    parser.add_argument("--debounce-seconds", type=int, help="DebounceSeconds (template default)")
+    parser.add_argument("--batch-size", type=int, help="BatchSize (template default)")
+    parser.add_argument("--poll-interval-seconds", type=int, default=2)
+    parser.add_argument(
+        "--completion-seconds", type=float, default=5.0, help="CloudFront time to Completed"
+    )
+    parser.add_argument(
+        "--time-scale", type=float, default=0.1, help="real seconds per batching-window second"
+    )
+    parser.add_argument("--timeout-seconds", type=float, default=45.0, help="per waiting step")
+    parser.add_argument("--verbose", action="store_true", help="show the batcher's log output")
+    args = parser.parse_args(argv)
+    return Options(
+        debounce_seconds=args.debounce_seconds,
+        batch_size=args.batch_size,
+        poll_interval_seconds=args.poll_interval_seconds,
+        completion_seconds=args.completion_seconds,
+        time_scale=args.time_scale,
+        timeout_seconds=args.timeout_seconds,
+        verbose=args.verbose,
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    options = parse_options(argv)
+    use_fake_aws_credentials()
+    started = time.monotonic()
+    try:
+        run(options)
+    except DemoError as exc:
+        print(f"\ndemo FAILED: {exc}", file=sys.stderr)
+        return 1
+    print(f"\ndemo finished in {time.monotonic() - started:.1f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

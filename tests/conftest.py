@@ -1,0 +1,59 @@
+"""Fixtures shared by every test package. Keep this small; package-specific ones live next to
+their tests (e.g. tests/statemachine/conftest.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+from mypy_boto3_cloudfront import CloudFrontClient
+
+TEST_REGION = "us-east-1"
+
+
+@pytest.fixture(autouse=True)
+def fake_aws_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test can reach a real account: fixed fake credentials and region, no profile."""
+    for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ENDPOINT_URL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_SESSION_TOKEN", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", TEST_REGION)
+
+
+def _create_test_distribution(cloudfront: CloudFrontClient, reference: str = "test") -> str:
+    """Create a minimal S3-origin distribution in moto and return its ID."""
+    response = cloudfront.create_distribution(
+        DistributionConfig={
+            "CallerReference": reference,
+            "Comment": "test distribution",
+            "Enabled": True,
+            "Origins": {
+                "Quantity": 1,
+                "Items": [
+                    {
+                        "Id": "origin",
+                        "DomainName": "origin-bucket.s3.amazonaws.com",
+                        "S3OriginConfig": {"OriginAccessIdentity": ""},
+                    }
+                ],
+            },
+            "DefaultCacheBehavior": {
+                "TargetOriginId": "origin",
+                "ViewerProtocolPolicy": "redirect-to-https",
+            },
+        }
+    )
+    return response["Distribution"]["Id"]
+
+
+@pytest.fixture
+def cloudfront_distribution_factory() -> Callable[[CloudFrontClient], str]:
+    """A function to call inside an active mock_aws: creates a distribution, returns its ID."""
+    counter = iter(range(1_000_000))
+
+    def make(cloudfront: CloudFrontClient) -> str:
+        return _create_test_distribution(cloudfront, reference=f"test-{next(counter)}")
+
+    return make

@@ -1,0 +1,179 @@
+"""A tracker harness: the real tracker.asl.json executed by moto's Step Functions interpreter
+against the faithful CloudFront fake, publishing to an SNS topic read through an SQS queue."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+from mypy_boto3_cloudfront import CloudFrontClient
+from mypy_boto3_sns import SNSClient
+from mypy_boto3_sqs import SQSClient
+from mypy_boto3_stepfunctions import SFNClient
+from mypy_boto3_stepfunctions.type_defs import DescribeExecutionOutputTypeDef, HistoryEventTypeDef
+
+from emulator.cloudfront import FaithfulCloudFront
+
+DEFINITION_PATH = Path(__file__).resolve().parents[2] / "statemachine" / "tracker.asl.json"
+ROLE_ARN = "arn:aws:iam::123456789012:role/tracker"
+
+
+def load_tracker_definition(
+    topic_arn: str, poll_interval_seconds: int, completion_timeout_seconds: int
+) -> str:
+    """The definition with DefinitionSubstitutions applied as CloudFormation does (as text)."""
+    substitutions = {
+        "TopicArn": topic_arn,
+        "PollIntervalSeconds": str(poll_interval_seconds),
+        "CompletionTimeoutSeconds": str(completion_timeout_seconds),
+    }
+    text = DEFINITION_PATH.read_text(encoding="utf-8")
+    for name, value in substitutions.items():
+        text = text.replace("${" + name + "}", value)
+    return text
+
+
+@dataclass(frozen=True)
+class Notification:
+    """One SNS notification as a subscriber sees it (SNS envelope parsed)."""
+
+    message: dict[str, Any]
+    attributes: dict[str, tuple[str, str]]  # name -> (Type, Value)
+
+
+@dataclass
+class TrackerHarness:
+    sfn: SFNClient
+    sns: SNSClient
+    sqs: SQSClient
+    cloudfront: CloudFrontClient
+    cloudfront_fake: FaithfulCloudFront
+    topic_arn: str
+    queue_url: str
+    distribution_id: str
+    _names: Iterator[int] = field(default_factory=lambda: iter(range(1_000_000)))
+
+    def deploy(
+        self, *, poll_interval_seconds: int = 1, completion_timeout_seconds: int = 10
+    ) -> str:
+        """Create a tracker state machine with these substitutions; returns its ARN."""
+        definition = load_tracker_definition(
+            self.topic_arn, poll_interval_seconds, completion_timeout_seconds
+        )
+        response = self.sfn.create_state_machine(
+            name=f"tracker-{next(self._names)}", definition=definition, roleArn=ROLE_ARN
+        )
+        return response["stateMachineArn"]
+
+    def create_invalidation(self, paths: Sequence[str], caller_reference: str) -> str:
+        response = self.cloudfront.create_invalidation(
+            DistributionId=self.distribution_id,
+            InvalidationBatch={
+                "Paths": {"Quantity": len(paths), "Items": list(paths)},
+                "CallerReference": caller_reference,
+            },
+        )
+        return response["Invalidation"]["Id"]
+
+    def tracker_input(self, invalidation_id: str, paths: Sequence[str]) -> dict[str, Any]:
+        """An execution input as the batcher writes it (docs/architecture.md)."""
+        return {
+            "distributionId": self.distribution_id,
+            "invalidationId": invalidation_id,
+            "callerReference": "cfinv-" + "ab" * 32,
+            "pathCount": len(paths),
+            "paths": list(paths),
+            "sourceKeyCount": 1,
+            "sourceKeys": ["docs/index.html"],
+            "requestedAt": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        }
+
+    def run(
+        self, state_machine_arn: str, execution_input: dict[str, Any], timeout: float = 30.0
+    ) -> DescribeExecutionOutputTypeDef:
+        """Start an execution and poll until it leaves RUNNING (bounded by `timeout`)."""
+        execution_arn = self.sfn.start_execution(
+            stateMachineArn=state_machine_arn, input=json.dumps(execution_input)
+        )["executionArn"]
+        deadline = time.monotonic() + timeout
+        while True:
+            described = self.sfn.describe_execution(executionArn=execution_arn)
+            if described["status"] != "RUNNING":
+                return described
+            if time.monotonic() > deadline:
+                pytest.fail(f"execution still RUNNING after {timeout} s: {execution_arn}")
+            time.sleep(0.05)
+
+    def history(self, execution_arn: str) -> list[HistoryEventTypeDef]:
+        events: list[HistoryEventTypeDef] = []
+        kwargs: dict[str, Any] = {"executionArn": execution_arn, "maxResults": 1000}
+        while True:
+            page = self.sfn.get_execution_history(**kwargs)
+            events.extend(page["events"])
+            if not page.get("nextToken"):
+                return events
+            kwargs["nextToken"] = page["nextToken"]
+
+    def notifications(self) -> list[Notification]:
+        """Drain the subscribed queue and parse each SNS envelope."""
+        found: list[Notification] = []
+        while True:
+            received = self.sqs.receive_message(
+                QueueUrl=self.queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0
+            )
+            messages = received.get("Messages", [])
+            if not messages:
+                return found
+            for message in messages:
+                envelope = json.loads(message["Body"])
+                assert envelope["Type"] == "Notification"
+                assert envelope["TopicArn"] == self.topic_arn
+                attributes = {
+                    name: (value["Type"], value["Value"])
+                    for name, value in envelope.get("MessageAttributes", {}).items()
+                }
+                found.append(Notification(json.loads(envelope["Message"]), attributes))
+                self.sqs.delete_message(
+                    QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"]
+                )
+
+
+@contextmanager
+def open_tracker_harness(
+    make_distribution: Callable[[CloudFrontClient], str],
+    completion_seconds: float = 2.0,
+) -> Iterator[TrackerHarness]:
+    """moto with real state machine execution, one distribution behind the faithful CloudFront
+    (on the real monotonic clock, because moto's Waits really wait), and an SQS queue
+    subscribed to the tracker's topic."""
+    with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
+        cloudfront = boto3.client("cloudfront")
+        sns = boto3.client("sns")
+        sqs = boto3.client("sqs")
+        topic_arn = sns.create_topic(Name="invalidation-notifications")["TopicArn"]
+        queue_url = sqs.create_queue(QueueName="notifications")["QueueUrl"]
+        queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
+            "Attributes"
+        ]["QueueArn"]
+        sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn)
+        distribution_id = make_distribution(cloudfront)
+        with FaithfulCloudFront(completion_seconds=completion_seconds) as fake:
+            yield TrackerHarness(
+                sfn=boto3.client("stepfunctions"),
+                sns=sns,
+                sqs=sqs,
+                cloudfront=cloudfront,
+                cloudfront_fake=fake,
+                topic_arn=topic_arn,
+                queue_url=queue_url,
+                distribution_id=distribution_id,
+            )

@@ -42,7 +42,7 @@ class Stack:
     fake: FaithfulCloudFront
 
     def invoke(self, event: dict[str, Any]) -> dict[str, Any]:
-        result: dict[str, Any] = app.lambda_handler(event, Context())  # type: ignore[arg-type]
+        result: dict[str, Any] = app.lambda_handler(event, Context())
         return result
 
     def executions(self) -> list[dict[str, Any]]:

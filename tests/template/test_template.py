@@ -173,16 +173,12 @@ def test_no_cloudfront_statement_uses_a_wildcard(template: dict[str, Any]) -> No
 def test_each_role_gets_only_the_cloudfront_actions_it_uses(template: dict[str, Any]) -> None:
     """Given the batcher function and the tracker state machine
     When collecting the CloudFront actions their policies grant
-    Then the batcher may create, get and list invalidations, and the tracker may only get them."""
+    Then the batcher may only create invalidations, and the tracker may only get them."""
     batcher = {a for _, s in _cloudfront_statements(_batcher(template)) for a in _actions(s)}
     machines = _state_machines(template)
     tracker = {a for _, s in _cloudfront_statements(machines) for a in _actions(s)}
 
-    assert batcher == {
-        "cloudfront:CreateInvalidation",
-        "cloudfront:GetInvalidation",
-        "cloudfront:ListInvalidations",
-    }
+    assert batcher == {"cloudfront:CreateInvalidation"}
     assert tracker == {"cloudfront:GetInvalidation"}
 
 

@@ -1,0 +1,246 @@
+"""The whole pipeline: real template, real handler, real state machine, faithful CloudFront.
+
+S3 (moto) -> SQS (moto) -> local SQS event source -> batcher handler -> CloudFront
+(FaithfulCloudFront: InProgress, then Completed) -> tracker (moto runs the ASL) -> SNS -> SQS inbox.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from emulator.cloudfront import FaithfulCloudFront
+from emulator.lambda_context import LocalFunction
+from emulator.poller import BatchRecord, FaithfulS3Events, PollerSettings, SqsEventSourcePoller
+from emulator.stack import DeployedStack, deploy_stack
+
+pytestmark = pytest.mark.slow
+
+TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
+REGION = "us-east-1"
+BUCKET = "pipeline-site"
+TIME_SCALE = 0.01  # the template's batching window, a hundred times faster
+COMPLETION_SECONDS = 2.0  # CloudFront reports InProgress for 2 s, then Completed
+WAIT_SECONDS = 30.0
+
+UPLOADS = {
+    "index.html": b"<h1>home</h1>",
+    "docs/guide/index.html": b"<h1>guide</h1>",
+    "docs/red flower.jpg": b"\xff\xd8\xff",
+    "blog/café-crème.html": b"<h1>caf\xc3\xa9</h1>",
+    "css/site.css": b"body{}",
+}
+# AWS's rules (docs/architecture.md, aws-facts.md): dir/index.html is also /dir/ and /dir, the
+# root index document is /, a space is %20, non-ASCII is percent-encoded UTF-8.
+EXPECTED_PATHS = {
+    "/",
+    "/index.html",
+    "/docs/guide/",
+    "/docs/guide",
+    "/docs/guide/index.html",
+    "/docs/red%20flower.jpg",
+    "/blog/caf%C3%A9-cr%C3%A8me.html",
+    "/css/site.css",
+}
+
+
+@dataclass
+class Pipeline:
+    stack: DeployedStack
+    cloudfront: FaithfulCloudFront
+    distribution_id: str
+    poller: SqsEventSourcePoller
+    inbox_url: str
+    logs: io.StringIO
+
+    def upload(self, keys: Sequence[str]) -> None:
+        s3 = boto3.client("s3")
+        for key in keys:
+            s3.put_object(Bucket=BUCKET, Key=key, Body=UPLOADS.get(key, b"again"))
+
+    def drain_queue(self) -> list[BatchRecord]:
+        queue_url = self.stack.outputs["QueueUrl"]
+        return self.poller.poll_until(
+            lambda batches: bool(batches) and queue_depth(queue_url) == 0,
+            timeout_seconds=WAIT_SECONDS,
+        )
+
+    def notifications(self, count: int) -> list[dict[str, Any]]:
+        sqs = boto3.client("sqs")
+        received: list[dict[str, Any]] = []
+
+        def enough() -> bool:
+            response = sqs.receive_message(QueueUrl=self.inbox_url, MaxNumberOfMessages=10)
+            for message in response.get("Messages", []):
+                received.append(json.loads(message["Body"]))
+                sqs.delete_message(QueueUrl=self.inbox_url, ReceiptHandle=message["ReceiptHandle"])
+            return len(received) >= count
+
+        wait_until(enough, "SNS notifications")
+        return received
+
+    def polled_statuses(self) -> list[str]:
+        """GetInvalidation statuses every tracker execution saw, in order."""
+        sfn = boto3.client("stepfunctions")
+        executions = sfn.list_executions(stateMachineArn=self.stack.outputs["StateMachineArn"])
+        statuses: list[str] = []
+        for execution in executions["executions"]:
+            history = sfn.get_execution_history(executionArn=execution["executionArn"])
+            for event in history["events"]:
+                details = event.get("taskSucceededEventDetails", {})
+                if details.get("resource") == "getInvalidation":
+                    statuses.append(json.loads(details["output"])["Invalidation"]["Status"])
+        return statuses
+
+
+def wait_until(condition: Callable[[], bool], what: str) -> None:
+    deadline = time.monotonic() + WAIT_SECONDS
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out waiting for {what}")
+        time.sleep(0.2)
+
+
+def queue_depth(queue_url: str) -> int:
+    attributes = boto3.client("sqs").get_queue_attributes(
+        QueueUrl=queue_url,
+        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+    )["Attributes"]
+    visible = int(attributes.get("ApproximateNumberOfMessages", "0"))
+    return visible + int(attributes.get("ApproximateNumberOfMessagesNotVisible", "0"))
+
+
+def create_distribution() -> str:
+    response = boto3.client("cloudfront").create_distribution(
+        DistributionConfig={
+            "CallerReference": "pipeline",
+            "Comment": "pipeline test",
+            "Enabled": True,
+            "Origins": {
+                "Quantity": 1,
+                "Items": [
+                    {
+                        "Id": "site",
+                        "DomainName": f"{BUCKET}.s3.amazonaws.com",
+                        "S3OriginConfig": {"OriginAccessIdentity": ""},
+                    }
+                ],
+            },
+            "DefaultCacheBehavior": {"TargetOriginId": "site", "ViewerProtocolPolicy": "allow-all"},
+        }
+    )
+    return str(response["Distribution"]["Id"])
+
+
+def subscribe_inbox(topic_arn: str) -> str:
+    sqs, sns = boto3.client("sqs"), boto3.client("sns")
+    url = sqs.create_queue(QueueName="inbox")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=arn)
+    return url
+
+
+@pytest.fixture
+def pipeline() -> Iterator[Pipeline]:
+    with (
+        mock_aws(config={"stepfunctions": {"execute_state_machine": True}}),
+        FaithfulCloudFront(completion_seconds=COMPLETION_SECONDS) as cloudfront,
+    ):
+        distribution_id = create_distribution()
+        stack = deploy_stack(
+            TEMPLATE,
+            {"DistributionIds": distribution_id, "BucketName": BUCKET, "PollIntervalSeconds": 1},
+            stack_name="pipeline",
+        )
+        logs = io.StringIO()
+        function = LocalFunction(stack.function, region=REGION, log_sink=logs)
+        poller = SqsEventSourcePoller(
+            boto3.client("sqs"),
+            queue_url=stack.outputs["QueueUrl"],
+            queue_arn=stack.event_source.queue_arn,
+            handler=function,
+            context_factory=function.new_context,
+            settings=PollerSettings.from_deployment(
+                stack.event_source, stack.function, time_scale=TIME_SCALE
+            ),
+            body_correction=FaithfulS3Events(),
+        )
+        inbox_url = subscribe_inbox(stack.outputs["TopicArn"])
+        yield Pipeline(stack, cloudfront, distribution_id, poller, inbox_url, logs)
+
+
+def test_uploads_end_in_a_completed_notification_for_their_paths(pipeline: Pipeline) -> None:
+    """Given the deployed stack and a site upload (nested, spaced and non-ASCII keys),
+    When the event source delivers the S3 events to the batcher,
+    Then one invalidation covers exactly the keys' CloudFront paths, the tracker polls it while
+    InProgress until Completed, and one COMPLETED notification names those paths and keys."""
+    pipeline.upload(list(UPLOADS))
+
+    batches = pipeline.drain_queue()
+    (envelope,) = pipeline.notifications(1)
+
+    assert all(b.outcome == "success" for b in batches), pipeline.logs.getvalue()
+    message = json.loads(envelope["Message"])
+    assert message["status"] == "COMPLETED"
+    assert message["distributionId"] == pipeline.distribution_id
+    assert set(message["paths"]) == EXPECTED_PATHS
+    assert message["pathCount"] == len(EXPECTED_PATHS)
+    assert sorted(message["sourceKeys"]) == sorted(UPLOADS)
+    assert message["sourceKeyCount"] == len(UPLOADS)
+    attributes = {k: v["Value"] for k, v in envelope["MessageAttributes"].items()}
+    assert attributes == {"status": "COMPLETED", "distributionId": pipeline.distribution_id}
+    (created,) = [c for c in pipeline.cloudfront.calls if c.outcome == "created"]
+    assert set(created.paths) == EXPECTED_PATHS
+    assert created.invalidation_id == message["invalidationId"]
+    statuses = pipeline.polled_statuses()
+    assert statuses[0] == "InProgress"
+    assert statuses[-1] == "Completed"
+
+
+def test_a_duplicate_delivery_creates_no_second_invalidation(pipeline: Pipeline) -> None:
+    """Given a processed upload,
+    When S3 delivers the same events again (same bodies, same sequencers: at-least-once),
+    Then the batcher acknowledges them without a new invalidation or a second notification."""
+    pipeline.upload(["index.html", "css/site.css"])
+    (first,) = pipeline.drain_queue()
+    pipeline.notifications(1)
+    object_bodies = [r["body"] for r in first.event["Records"] if '"Records"' in r["body"]]
+
+    sqs = boto3.client("sqs")
+    for body in object_bodies:
+        sqs.send_message(QueueUrl=pipeline.stack.outputs["QueueUrl"], MessageBody=body)
+    (again,) = pipeline.drain_queue()
+
+    assert again.outcome == "success", pipeline.logs.getvalue()
+    assert pipeline.cloudfront.invalidation_count == 1
+    assert [c.outcome for c in pipeline.cloudfront.calls] == ["created", "duplicate"]
+    time.sleep(COMPLETION_SECONDS)
+    response = sqs.receive_message(QueueUrl=pipeline.inbox_url, WaitTimeSeconds=0)
+    assert response.get("Messages", []) == []
+
+
+def test_a_later_upload_of_the_same_key_is_invalidated_again(pipeline: Pipeline) -> None:
+    """Given a processed and completed upload of index.html,
+    When index.html is uploaded again later,
+    Then a second invalidation is created and completes (a new sequencer, a new change)."""
+    pipeline.upload(["index.html"])
+    pipeline.drain_queue()
+    pipeline.notifications(1)
+
+    pipeline.upload(["index.html"])
+    pipeline.drain_queue()
+    (envelope,) = pipeline.notifications(1)
+
+    assert pipeline.cloudfront.invalidation_count == 2
+    assert json.loads(envelope["Message"])["status"] == "COMPLETED"

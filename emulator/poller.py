@@ -235,15 +235,15 @@ class SqsEventSourcePoller:
 
     def _add(self, gathered: _Gathered, received: list[MessageTypeDef]) -> ClosedBy | None:
         for index, message in enumerate(received):
-            size = len(message["Body"].encode())
+            size = len(message["Body"].encode())  # the payload, approximated by the bodies
             if gathered.messages and gathered.payload_bytes + size > self._max_payload_bytes:
                 # Lambda keeps the overflow for the next batch; here it becomes visible again.
                 self._make_visible(received[index:])
                 return "payload limit"
+            if gathered.first_at is None:
+                gathered.first_at = self._clock.monotonic()
             gathered.messages.append(message)
             gathered.payload_bytes += size
-        if gathered.messages and gathered.first_at is None:
-            gathered.first_at = self._clock.monotonic()
         if len(gathered.messages) >= self.settings.batch_size:
             return "batch size"
         return None

@@ -3,17 +3,26 @@
 Call :func:`deploy_stack` inside an active
 ``mock_aws(config={"stepfunctions": {"execute_state_machine": True}})``. It
 
-1. packages the template like ``sam package``: every local ``CodeUri`` / ``ContentUri`` folder is
+1. checks the parameters as CloudFormation does before creating anything (names, required
+   values, AllowedValues/AllowedPattern/length/range constraints, the template's Rules), none of
+   which moto checks;
+2. packages the template like ``sam package``: every local ``CodeUri`` / ``ContentUri`` folder is
    zipped and every local ``DefinitionUri`` file uploaded to an artifacts bucket in moto's S3, and
    the template is rewritten to point at the ``s3://`` locations;
-2. translates the SAM template to CloudFormation with ``samtranslator`` (offline: the bundled
+3. translates the SAM template to CloudFormation with ``samtranslator`` (offline: the bundled
    managed-policy map, no IAM calls);
-3. rewrites only what moto's CloudFormation cannot handle (each rewrite says why, see
+4. rewrites only what moto's CloudFormation cannot handle, the state machine's definition (see
    :func:`_adapt_for_moto`);
-4. creates the stack with moto's CloudFormation and waits for ``CREATE_COMPLETE``;
-5. completes, through the public APIs, what moto's CloudFormation leaves out (see
-   :func:`_complete_what_moto_skips`): queue policies, bucket notifications, the state machine's
-   registration with the executing Step Functions backend, and moto's own SQS poller.
+5. creates the stack with moto's CloudFormation and waits for ``CREATE_COMPLETE``;
+6. completes, through the public APIs, what moto's CloudFormation leaves out (see
+   :class:`_MotoGaps`): the function's layers, the queue policy, the alarm, the state machine's
+   registration with the Step Functions backend that runs executions, and the bucket's
+   notification configuration (which makes moto send the s3:TestEvent, as S3 does); moto's own
+   SQS poller is switched off, because emulator.poller replaces it.
+
+Template values are resolved by moto's own intrinsic-function resolver against the deployed
+stack, and every setting reported in :class:`DeployedStack` is read back from the deployed
+resources (or resolved from the template), so nothing here hand-copies a value.
 
 Every setting reported in :class:`DeployedStack` is read back from the deployed resources, so
 nothing here hand-copies a value from the template.
@@ -38,6 +47,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 import boto3
 import yaml
+from botocore.exceptions import ClientError
 
 if TYPE_CHECKING:
     from mypy_boto3_cloudformation import CloudFormationClient
@@ -86,7 +96,7 @@ class EventSourceMapping:
     function_response_types: tuple[str, ...]
     maximum_concurrency: int | None
     enabled: bool
-    """As declared. moto's own copy is disabled after deployment (see ``_disable_moto_poller``)."""
+    """As declared. moto's own copy is then disabled (see ``_MotoGaps.disable_moto_poller``)."""
 
     @property
     def report_batch_item_failures(self) -> bool:
@@ -298,6 +308,7 @@ def _package(template: dict[str, Any], packager: _Packager) -> None:
 
 def _translate(sam_template: dict[str, Any], parameters: Mapping[str, str], region: str) -> Any:
     # Imported lazily: samtranslator is a sizeable import that only deployment needs.
+    from samtranslator.model.exceptions import InvalidDocumentException
     from samtranslator.parser.parser import Parser
     from samtranslator.translator.translator import Translator
     from samtranslator.utils.py27hash_fix import (
@@ -309,13 +320,17 @@ def _translate(sam_template: dict[str, Any], parameters: Mapping[str, str], regi
     parameter_values: dict[str, Any] = dict(parameters)
     to_py27_compatible_template(template, parameter_values)
     translator = Translator(None, Parser(), boto_session=boto3.Session(region_name=region))
-    translated = translator.translate(
-        template,
-        parameter_values=parameter_values,
-        # Offline: samtranslator's bundled AWS managed-policy map answers every name it knows;
-        # an unknown name is left as written instead of asking IAM.
-        get_managed_policy_map=dict,
-    )
+    try:
+        translated = translator.translate(
+            template,
+            parameter_values=parameter_values,
+            # Offline: samtranslator's bundled AWS managed-policy map answers every name it
+            # knows; an unknown name is left as written instead of asking IAM.
+            get_managed_policy_map=dict,
+        )
+    except InvalidDocumentException as exc:
+        causes = "; ".join(str(cause) for cause in exc.causes)
+        raise StackDeployError(f"SAM translation failed: {causes}") from exc
     return undo_mark_unicode_str_in_template(translated)
 
 
@@ -342,9 +357,11 @@ def _adapt_for_moto(cfn_template: dict[str, Any], s3: S3Client) -> None:
 _SUBSTITUTION = re.compile(r"\$\{([^}]+)\}")
 
 
-def _substituted(definition: str, substitutions: Mapping[str, Any]) -> Any:
+def _substituted(definition: Any, substitutions: Mapping[str, Any]) -> Any:
     """``definition`` with ``${Name}`` replaced by ``substitutions[Name]`` (an intrinsic or a
     literal), as an ``Fn::Join`` CloudFormation resolves; unknown names stay as written."""
+    if not isinstance(definition, str):  # already an intrinsic: nothing to split
+        return definition
     parts: list[Any] = []
     position = 0
     for match in _SUBSTITUTION.finditer(definition):
@@ -575,12 +592,15 @@ def _create_stack(
     parameters: Mapping[str, str],
     timeout_seconds: float,
 ) -> str:
-    created = cfn.create_stack(
-        StackName=stack_name,
-        TemplateBody=json.dumps(template),
-        Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()],
-        Capabilities=["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"],
-    )
+    try:
+        created = cfn.create_stack(
+            StackName=stack_name,
+            TemplateBody=json.dumps(template),
+            Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()],
+            Capabilities=["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"],
+        )
+    except ClientError as exc:
+        raise StackDeployError(f"CreateStack {stack_name} failed: {exc}") from exc
     stack_id = created["StackId"]
     deadline = time.monotonic() + timeout_seconds
     while True:
@@ -931,7 +951,13 @@ def deploy_stack(
     _check_parameters(sam_template, overrides)
 
     s3: S3Client = session.client("s3")
-    s3.create_bucket(Bucket=artifacts_bucket)
+    if region == "us-east-1":
+        s3.create_bucket(Bucket=artifacts_bucket)
+    else:
+        s3.create_bucket(
+            Bucket=artifacts_bucket,
+            CreateBucketConfiguration={"LocationConstraint": cast(Any, region)},
+        )
     packager = _Packager(s3=s3, bucket=artifacts_bucket, base_dir=template_path.parent)
     _package(sam_template, packager)
     cfn_template = _translate(sam_template, overrides, region)

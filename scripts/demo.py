@@ -66,13 +66,22 @@ class Options:
 # ------------------------------------------------------------------------------------ output
 @dataclass
 class Timeline:
-    """Prints steps with their time relative to the start of the demo."""
+    """Prints steps with their time relative to the start of the demo.
+
+    ``at`` places a step at an earlier moment: a datetime (Step Functions history) or a
+    time.monotonic() reading (the event source's batch records).
+    """
 
     started: datetime = field(default_factory=lambda: datetime.now(UTC))
+    started_monotonic: float = field(default_factory=time.monotonic)
 
-    def say(self, text: str, *, at: datetime | None = None) -> None:
-        moment = at or datetime.now(UTC)
-        seconds = (moment - self.started).total_seconds()
+    def say(self, text: str, *, at: datetime | float | None = None) -> None:
+        if at is None:
+            seconds = time.monotonic() - self.started_monotonic
+        elif isinstance(at, datetime):
+            seconds = (at - self.started).total_seconds()
+        else:
+            seconds = at - self.started_monotonic
         lines = text.splitlines() or [""]
         print(f"[{seconds:7.2f}s] {lines[0]}")
         for line in lines[1:]:
@@ -212,11 +221,13 @@ def run_event_source(
         body_correction=FaithfulS3Events(),
     )
 
-    def queue_drained(batches: Sequence[BatchRecord]) -> bool:
+    def drained_or_failed(batches: Sequence[BatchRecord]) -> bool:
+        if batches and batches[-1].outcome != "success":
+            return True  # reported by report_batch; failed records would only wait for redelivery
         return bool(batches) and _queue_depth(sqs, stack.outputs["QueueUrl"]) == 0
 
     try:
-        return poller.poll_until(queue_drained, timeout_seconds=options.timeout_seconds)
+        return poller.poll_until(drained_or_failed, timeout_seconds=options.timeout_seconds)
     except TimeoutError as exc:
         raise DemoError(f"the queue was not drained: {exc}") from exc
 
@@ -239,13 +250,16 @@ def report_batch(batch: BatchRecord, options: Options, timeline: Timeline) -> No
         f"batch {batch.number} formed: {batch.size} records ({len(keys)} object events,"
         f" {len(test_events)} s3:TestEvent), closed by {batch.closed_by} after"
         f" {batch.gathered_seconds:.2f} s ({emulated:.0f} s at x{options.time_scale:g});"
-        " invoking the batcher"
+        " invoking the batcher",
+        at=batch.invoked_at,
     )
     for record in test_events:
         acknowledged = (
             "acknowledged (deleted)" if record["messageId"] in batch.deleted else "NOT deleted"
         )
-        timeline.say(f"s3:TestEvent {record['messageId'][:8]}... {acknowledged}")
+        timeline.say(
+            f"s3:TestEvent {record['messageId'][:8]}... {acknowledged}", at=batch.finished_at
+        )
     if batch.outcome != "success":
         raise DemoError(
             f"batch {batch.number} {batch.outcome}: error={batch.error},"
@@ -253,7 +267,8 @@ def report_batch(batch: BatchRecord, options: Options, timeline: Timeline) -> No
         )
     timeline.say(
         f"batcher returned {json.dumps(batch.response)}: {len(batch.deleted)} deleted,"
-        f" {len(batch.left_for_redelivery)} left for redelivery"
+        f" {len(batch.left_for_redelivery)} left for redelivery",
+        at=batch.finished_at,
     )
 
 
@@ -283,7 +298,8 @@ def report_invalidations(
         timeline.say(
             f"CreateInvalidation on {call.distribution_id}: {invalidation['Id']}"
             f" ({invalidation['Status']}), {len(paths)} paths:\n"
-            + "\n".join(f"  {p}" for p in paths)
+            + "\n".join(f"  {p}" for p in paths),
+            at=call.at,  # the fake's clock is time.monotonic
         )
         result.append((call.distribution_id, call.invalidation_id))
     return result

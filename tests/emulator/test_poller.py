@@ -29,7 +29,7 @@ class FakeClock:
 
     def __init__(self) -> None:
         self.now = 0.0
-        self._scheduled: list[tuple[float, Callable[[], None]]] = []
+        self._scheduled: list[tuple[float, Callable[[], object]]] = []
 
     def monotonic(self) -> float:
         return self.now
@@ -41,7 +41,7 @@ class FakeClock:
         for action in due:
             action()
 
-    def at(self, moment: float, action: Callable[[], None]) -> None:
+    def at(self, moment: float, action: Callable[[], object]) -> None:
         self._scheduled.append((moment, action))
 
 
@@ -68,7 +68,10 @@ class QueueWorld:
     handler: RecordingHandler
 
     def send(self, *bodies: str) -> list[str]:
-        return [self.sqs.send_message(QueueUrl=self.queue_url, MessageBody=b)["MessageId"] for b in bodies]
+        return [
+            self.sqs.send_message(QueueUrl=self.queue_url, MessageBody=b)["MessageId"]
+            for b in bodies
+        ]
 
     def poller(
         self,
@@ -374,7 +377,9 @@ def test_a_malformed_failure_report_fails_the_whole_batch(world: QueueWorld, res
     assert batch.deleted == ()
 
 
-@pytest.mark.parametrize("response", [None, {}, {"batchItemFailures": None}, {"batchItemFailures": []}])
+@pytest.mark.parametrize(
+    "response", [None, {}, {"batchItemFailures": None}, {"batchItemFailures": []}]
+)
 def test_an_empty_failure_report_is_full_success(world: QueueWorld, response: Any) -> None:
     """Given a handler returning no failures in any of the accepted forms,
     When the batch is processed,

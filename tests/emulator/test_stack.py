@@ -11,6 +11,7 @@ from typing import Any
 import boto3
 import pytest
 from moto import mock_aws
+from moto.core.config import DefaultConfig
 
 from emulator.stack import DeployedStack, StackDeployError, deploy_stack, load_template
 
@@ -18,7 +19,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = REPO_ROOT / "template.yaml"
 REGION = "us-east-1"
 DISTRIBUTION_ID = "E2EXAMPLE12345"
-EXECUTING = {"stepfunctions": {"execute_state_machine": True}}
+EXECUTING: DefaultConfig = {"stepfunctions": {"execute_state_machine": True}}
 
 
 def template_default(name: str) -> str:
@@ -161,9 +162,7 @@ class TestDeployedTemplate:
         Then they are the template's CodeUri and its layer's ContentUri, and the layer is
         attached to the function (moto's CloudFormation drops Layers)."""
         function = deployments.plain.function
-        config = deployments.client("lambda").get_function_configuration(
-            FunctionName=function.name
-        )
+        config = deployments.client("lambda").get_function_configuration(FunctionName=function.name)
 
         assert function.handler == "app.lambda_handler"
         assert function.code_dir == REPO_ROOT / "functions" / "batcher"

@@ -48,7 +48,7 @@ def test_batch_is_served_and_only_malformed_records_fail() -> None:
     ]
     payload = tracker.executions["EDIST1AAAAAAA-I0000000000000"]
     assert payload["sourceKeys"] == ["docs/red flower.jpg", "index.html"]
-    assert payload["requestedAt"] == "2026-11-21T00:00:00Z"
+    assert payload["requestedAt"] == "2026-11-21T00:00:00.000Z"
 
 
 def test_failure_on_one_distribution_fails_exactly_its_records() -> None:

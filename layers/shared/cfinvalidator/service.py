@@ -81,7 +81,7 @@ def _serve(
         request.distribution_id, request.paths, request.caller_reference
     )
     name = execution_name(request.distribution_id, created.invalidation_id)
-    requested_at = created.create_time.isoformat().replace("+00:00", "Z")
+    requested_at = created.create_time.isoformat(timespec="milliseconds").replace("+00:00", "Z")
     started = tracker.start(name, tracker_input(request, created.invalidation_id, requested_at))
     return CreatedRequest(request, created, name, started)
 

@@ -48,12 +48,12 @@ def only_notification(harness: TrackerHarness) -> tuple[dict[str, Any], dict[str
 
 
 def test_completed_after_in_progress_polls(tracker_harness: TrackerHarness) -> None:
-    """Given an invalidation that reports InProgress for 1.6 s,
+    """Given an invalidation that reports InProgress for 2.5 s,
     when the tracker polls it every second,
     then it publishes one COMPLETED message in the documented format, with `status` and
     `distributionId` attributes, `waitedSeconds` = 1 s per InProgress poll, and succeeds."""
     harness = tracker_harness
-    harness.cloudfront_fake.completion_seconds = 1.6
+    harness.cloudfront_fake.completion_seconds = 2.5
     tracker = harness.deploy(poll_interval_seconds=1, completion_timeout_seconds=10)
     invalidation_id = harness.create_invalidation(PATHS, "ref-completed")
     tracker_input = harness.tracker_input(invalidation_id, PATHS)
@@ -64,7 +64,9 @@ def test_completed_after_in_progress_polls(tracker_harness: TrackerHarness) -> N
     statuses = polled_statuses(harness, execution["executionArn"])
     assert statuses[-1] == "Completed"
     in_progress_polls = statuses[:-1]
-    assert len(in_progress_polls) >= 2
+    # Wall-clock timing (moto's Wait states really wait): how many polls fit in 2.5 s depends on
+    # how fast the execution starts, so only "at least one InProgress poll, then Completed" holds.
+    assert len(in_progress_polls) >= 1
     assert set(in_progress_polls) == {"InProgress"}
     message, attributes = only_notification(harness)
     assert_message_matches_contract(message, "COMPLETED", tracker_input)

@@ -16,7 +16,7 @@ from mypy_boto3_stepfunctions import SFNClient
 import app
 from cfinvalidator.errors import ConfigError
 from emulator.cloudfront import FaithfulCloudFront
-from tests.factories import BUCKET, load_event, sqs_event, sqs_record
+from tests.factories import BUCKET, load_event, s3_body, s3_record, sqs_event, sqs_record
 
 TRACKER_DEFINITION = json.dumps(
     {"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}}  # executions are not run here
@@ -174,3 +174,19 @@ def test_missing_configuration_names_the_variable(
     app._dependencies.cache_clear()
     with pytest.raises(ConfigError, match="STATE_MACHINE_ARN"):
         stack.invoke(load_event("sqs-s3-put.json"))
+
+
+def test_wildcard_quota_refusal_fails_only_the_records_that_need_wildcards(stack: Stack) -> None:
+    """Given 16 keys CloudFront can only cover with wildcards and one ordinary key, when the
+    wildcard quota (15 in progress) refuses the 16th, then only that record is retried."""
+    records = [sqs_record("plain", s3_body(s3_record("css/site.css")))]
+    records += [
+        sqs_record(f"tilde{i:02d}", s3_body(s3_record(f"page{i:02d}.html~", sequencer=f"{i:02d}")))
+        for i in range(16)
+    ]
+    result = stack.invoke(sqs_event(*records))
+    assert result == {"batchItemFailures": [{"itemIdentifier": "tilde15"}]}
+    assert stack.fake.in_progress(stack.distribution_id) == (1, 15)
+    assert [c.error_code for c in stack.fake.calls if c.outcome == "rejected"] == [
+        "TooManyInvalidationsInProgress"
+    ]

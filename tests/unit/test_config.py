@@ -41,6 +41,7 @@ def test_optional_variables_default() -> None:
         ({"DISTRIBUTION_IDS": "e2example, ok"}, "DISTRIBUTION_IDS has malformed IDs"),
         ({"DISTRIBUTION_IDS": ",".join(f"E{i:013d}" for i in range(11))}, "at most 10"),
         ({"BUCKET_NAME": " "}, "BUCKET_NAME is missing"),
+        ({"KEY_PREFIX": "assets/", "ORIGIN_PATH": "/site"}, "select no key in common"),
         ({"STATE_MACHINE_ARN": "arn:aws:sqs:us-east-1:1:q"}, "STATE_MACHINE_ARN is not"),
         ({"ORIGIN_PATH": "/a//b"}, "ORIGIN_PATH must look like"),
         ({"INDEX_DOCUMENT": "dir/index.html"}, "INDEX_DOCUMENT must be a file name"),
@@ -50,6 +51,15 @@ def test_malformed_variables_are_named(overrides: dict[str, str], named: str) ->
     """Given one bad variable, then the error names it."""
     with pytest.raises(ConfigError, match=named):
         Config.from_env({**VALID, **overrides})
+
+
+@pytest.mark.parametrize(
+    ("prefix", "origin"), [("site/", "/site"), ("si", "/site"), ("site/a/", "/site")]
+)
+def test_compatible_prefix_and_origin_path_are_accepted(prefix: str, origin: str) -> None:
+    """Given a prefix inside the origin path or the other way round, then both are kept."""
+    config = Config.from_env({**VALID, "KEY_PREFIX": prefix, "ORIGIN_PATH": origin})
+    assert (config.key_prefix, config.origin_path) == (prefix, origin)
 
 
 def test_every_problem_is_reported_at_once() -> None:

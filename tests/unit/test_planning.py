@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -55,6 +57,28 @@ def test_split_only_at_the_path_limit() -> None:
     result = plan(*(message(f"m{i}", k) for i, k in enumerate(keys)), size=3)
     assert [len(r.paths) for r in result.requests] == [3, 3, 1]
     assert result.requests[2].message_ids == {"m6"}
+
+
+def test_wildcards_travel_in_requests_of_their_own() -> None:
+    """Given exact keys and 16 keys CloudFront can only cover with wildcards, then exact paths
+    share one request and wildcards are split 15 + 1, each serving only its own messages."""
+    tilde = [message(f"t{i:02d}", f"page{i:02d}.html~") for i in range(16)]
+    result = plan(message("m1", "css/site.css"), *tilde)
+    assert [len(r.paths) for r in result.requests] == [1, 15, 1]
+    exact, first, second = result.requests
+    assert exact.message_ids == {"m1"}
+    assert all(p.endswith("*") for p in first.paths + second.paths)
+    assert first.message_ids | second.message_ids == {f"t{i:02d}" for i in range(16)}
+
+
+def test_samples_stay_within_the_message_budget() -> None:
+    """Given fifty 1,024-byte non-ASCII keys, then the tracker input stays far below 256 KiB."""
+    keys = [f"{i:02d}" + "é" * 511 for i in range(50)]
+    request = plan(message("m1", *keys)).requests[0]
+    payload = tracker_input(request, "INV1", "2026-11-21T10:00:00.000Z")
+    assert len(json.dumps(payload)) < 80 * 1024
+    assert payload["pathCount"] == 50
+    assert 0 < len(payload["paths"]) < 50  # type: ignore[arg-type]
 
 
 def test_foreign_bucket_messages_are_rejected_and_out_of_scope_keys_reported() -> None:

@@ -35,51 +35,68 @@ class Config:
     def from_env(cls, env: Mapping[str, str]) -> Config:
         """Parse ``env``; raise ConfigError naming every missing or malformed variable."""
         problems: list[str] = []
-
-        def required(name: str) -> str:
-            value = env.get(name, "").strip()
-            if not value:
-                problems.append(f"{name} is missing or empty")
-            return value
-
-        raw_ids = required("DISTRIBUTION_IDS")
-        ids = tuple(dict.fromkeys(part.strip() for part in raw_ids.split(",") if part.strip()))
-        bad_ids = [i for i in ids if not _DISTRIBUTION_ID.match(i)]
-        if bad_ids:
-            problems.append(
-                f"DISTRIBUTION_IDS has malformed IDs {bad_ids}: expected comma-separated "
-                "CloudFront distribution IDs such as E2EXAMPLE12345"
-            )
-
-        if len(ids) > MAX_DISTRIBUTIONS:
-            problems.append(
-                f"DISTRIBUTION_IDS lists {len(ids)} distributions; at most {MAX_DISTRIBUTIONS} "
-                "are supported (the stack grants CloudFront permissions per distribution)"
-            )
-
-        bucket = required("BUCKET_NAME")
-        arn = required("STATE_MACHINE_ARN")
+        ids = _distribution_ids(env, problems)
+        bucket = _required(env, "BUCKET_NAME", problems)
+        arn = _required(env, "STATE_MACHINE_ARN", problems)
         if arn and not _STATE_MACHINE_ARN.match(arn):
             problems.append(f"STATE_MACHINE_ARN is not a state machine ARN: {arn!r}")
-
-        origin_path = env.get("ORIGIN_PATH", "").strip()
-        if origin_path and not origin_path.startswith("/"):
-            origin_path = "/" + origin_path
-        origin_path = origin_path.rstrip("/")
-        if not _ORIGIN_PATH.match(origin_path):
-            problems.append(f"ORIGIN_PATH must look like /site or /a/b: {origin_path!r}")
-
+        origin_path = _origin_path(env, problems)
+        key_prefix = env.get("KEY_PREFIX", "")
+        origin_dir = origin_path.lstrip("/") + "/"
+        if (
+            origin_path
+            and key_prefix
+            and not (origin_dir.startswith(key_prefix) or key_prefix.startswith(origin_dir))
+        ):
+            problems.append(
+                f"KEY_PREFIX {key_prefix!r} and ORIGIN_PATH {origin_path!r} select no key in "
+                "common: every upload would be skipped"
+            )
         index_document = env.get("INDEX_DOCUMENT", "index.html").strip()
         if "/" in index_document:
             problems.append(f"INDEX_DOCUMENT must be a file name without '/': {index_document!r}")
-
         if problems:
             raise ConfigError("invalid configuration: " + "; ".join(problems))
         return cls(
             distribution_ids=ids,
             bucket_name=bucket,
-            key_prefix=env.get("KEY_PREFIX", ""),
+            key_prefix=key_prefix,
             origin_path=origin_path,
             index_document=index_document,
             state_machine_arn=arn,
         )
+
+
+def _required(env: Mapping[str, str], name: str, problems: list[str]) -> str:
+    value = env.get(name, "").strip()
+    if not value:
+        problems.append(f"{name} is missing or empty")
+    return value
+
+
+def _distribution_ids(env: Mapping[str, str], problems: list[str]) -> tuple[str, ...]:
+    raw = _required(env, "DISTRIBUTION_IDS", problems)
+    ids = tuple(dict.fromkeys(part.strip() for part in raw.split(",") if part.strip()))
+    malformed = [i for i in ids if not _DISTRIBUTION_ID.match(i)]
+    if malformed:
+        problems.append(
+            f"DISTRIBUTION_IDS has malformed IDs {malformed}: expected comma-separated "
+            "CloudFront distribution IDs such as E2EXAMPLE12345"
+        )
+    if len(ids) > MAX_DISTRIBUTIONS:
+        problems.append(
+            f"DISTRIBUTION_IDS lists {len(ids)} distributions; at most {MAX_DISTRIBUTIONS} "
+            "are supported (the stack grants CloudFront permissions per distribution)"
+        )
+    return ids
+
+
+def _origin_path(env: Mapping[str, str], problems: list[str]) -> str:
+    """``""`` or ``/a/b``: a leading slash is added and a trailing one removed."""
+    origin_path = env.get("ORIGIN_PATH", "").strip()
+    if origin_path and not origin_path.startswith("/"):
+        origin_path = "/" + origin_path
+    origin_path = origin_path.rstrip("/")
+    if not _ORIGIN_PATH.match(origin_path):
+        problems.append(f"ORIGIN_PATH must look like /site or /a/b: {origin_path!r}")
+    return origin_path

@@ -1,22 +1,28 @@
 """Turn a batch of parsed messages into CreateInvalidation requests.
 
-One request per distribution per batch, split only where CloudFront's 3,000 in-progress file
-paths force it. Each request carries the SQS message IDs it serves, so the handler can report
-exactly those as failures when the request cannot be made.
+One request per distribution per batch for exact paths, split only where CloudFront's 3,000
+in-progress file paths force it. Wildcard paths (from keys CloudFront cannot name exactly) go in
+requests of their own, at most 15 each, so that a wildcard quota refusal fails only the records
+that needed a wildcard. Each request carries the SQS message IDs it serves, so the handler can
+report exactly those as failures when the request cannot be made.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from cfinvalidator.events import ObjectEvent, ParsedMessage
-from cfinvalidator.paths import PathRules, paths_for_key
+from cfinvalidator.paths import PathRules, is_wildcard, paths_for_key
 
 MAX_PATHS_PER_REQUEST = 3000
+MAX_WILDCARDS_PER_REQUEST = 15
 SAMPLE_SIZE = 50
+# Execution input and SNS messages are capped at 256 KiB: the samples stay well below it.
+SAMPLE_BUDGET_BYTES = 32 * 1024
 CALLER_REFERENCE_PREFIX = "cfinv-"
 _EXECUTION_NAME_UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
 
@@ -96,10 +102,15 @@ def plan_batch(
         for event in message.events:
             _add_event(owners, out_of_scope, event, rules)
 
-    ordered = sorted(owners)
+    exact = sorted(p for p in owners if not is_wildcard(p))
+    wildcards = sorted(p for p in owners if is_wildcard(p))
+    chunks = [
+        *_chunks(exact, max_paths_per_request),
+        *_chunks(wildcards, min(max_paths_per_request, MAX_WILDCARDS_PER_REQUEST)),
+    ]
     requests: list[InvalidationRequest] = []
     for distribution_id in distribution_ids:
-        for chunk in _chunks(ordered, max_paths_per_request):
+        for chunk in chunks:
             served = [owners[path] for path in chunk]
             identities = set().union(*(o.identities for o in served))
             requests.append(
@@ -133,6 +144,18 @@ def _add_event(
         owner.keys.add(event.key)
 
 
+def _sample(items: Sequence[str]) -> list[str]:
+    """At most SAMPLE_SIZE items and SAMPLE_BUDGET_BYTES of JSON, from the start."""
+    sample: list[str] = []
+    used = 0
+    for item in items[:SAMPLE_SIZE]:
+        used += len(json.dumps(item)) + 2
+        if used > SAMPLE_BUDGET_BYTES:
+            break
+        sample.append(item)
+    return sample
+
+
 def tracker_input(
     request: InvalidationRequest, invalidation_id: str, requested_at: str
 ) -> dict[str, object]:
@@ -142,8 +165,8 @@ def tracker_input(
         "invalidationId": invalidation_id,
         "callerReference": request.caller_reference,
         "pathCount": len(request.paths),
-        "paths": list(request.paths[:SAMPLE_SIZE]),
+        "paths": _sample(request.paths),
         "sourceKeyCount": len(request.source_keys),
-        "sourceKeys": list(request.source_keys[:SAMPLE_SIZE]),
+        "sourceKeys": _sample(request.source_keys),
         "requestedAt": requested_at,
     }

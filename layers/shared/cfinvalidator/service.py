@@ -104,11 +104,13 @@ def process_batch(
         logger.error("record rejected", extra={"message_id": message_id, "reason": reason})
         outcome.failed[message_id] = reason
     if plan.out_of_scope_keys:
-        logger.info(
+        # Not an error (the bucket may hold objects no viewer requests), but never silent.
+        logger.warning(
             "keys outside KEY_PREFIX/ORIGIN_PATH skipped",
             extra={"keys": list(plan.out_of_scope_keys[:50]), "count": len(plan.out_of_scope_keys)},
         )
     metrics.add_metric("ObjectsReceived", MetricUnit.Count, sum(len(p.events) for p in parsed))
+    metrics.add_metric("ObjectsSkipped", MetricUnit.Count, len(plan.out_of_scope_keys))
 
     for request in plan.requests:
         try:

@@ -160,7 +160,7 @@ def pipeline() -> Iterator[Pipeline]:
         distribution_id = create_distribution()
         stack = deploy_stack(
             TEMPLATE,
-            {"DistributionIds": distribution_id, "BucketName": BUCKET, "PollIntervalSeconds": 1},
+            {"DistributionIds": distribution_id, "BucketName": BUCKET, "PollIntervalSeconds": 2},
             stack_name="pipeline",
         )
         logs = io.StringIO()

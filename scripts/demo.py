@@ -253,6 +253,11 @@ def report_batch(batch: BatchRecord, options: Options, timeline: Timeline) -> No
         " invoking the batcher",
         at=batch.invoked_at,
     )
+
+
+def report_batch_result(batch: BatchRecord, timeline: Timeline) -> None:
+    records = batch.event["Records"]
+    test_events = [r for r in records if '"s3:TestEvent"' in r["body"]]
     for record in test_events:
         acknowledged = (
             "acknowledged (deleted)" if record["messageId"] in batch.deleted else "NOT deleted"
@@ -404,11 +409,16 @@ def run(options: Options) -> None:
 
         uploaded = upload_site(s3, stack.outputs["BucketName"], timeline)
         logs = io.StringIO()
-        for batch in run_event_source(stack, sqs, options, logs):
+        batches = run_event_source(stack, sqs, options, logs)
+        for batch in batches:
             report_batch(batch, options, timeline)
+        # CreateInvalidation happens inside the batcher's invocation, so it is shown before the
+        # invocation's result to keep the timeline in time order.
+        invalidations = report_invalidations(cloudfront_fake, cloudfront, timeline)
+        for batch in batches:
+            report_batch_result(batch, timeline)
         _show_logs(logs, options, timeline)
 
-        invalidations = report_invalidations(cloudfront_fake, cloudfront, timeline)
         executions = tracker_executions(sfn, stack.outputs["StateMachineArn"], len(invalidations))
         for execution_arn in executions:
             follow_tracker(sfn, execution_arn, timeline, options.timeout_seconds)

@@ -16,21 +16,18 @@ from mypy_boto3_stepfunctions import SFNClient
 import app
 from cfinvalidator.errors import ConfigError
 from emulator.cloudfront import FaithfulCloudFront
+from emulator.lambda_context import FakeLambdaContext
 from tests.factories import BUCKET, load_event, s3_body, s3_record, sqs_event, sqs_record
 
+CONTEXT = FakeLambdaContext(
+    function_name="batcher",
+    invoked_function_arn="arn:aws:lambda:us-east-1:123456789012:function:batcher",
+    memory_limit_in_mb=512,
+    timeout_seconds=60,
+)
 TRACKER_DEFINITION = json.dumps(
     {"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}}  # executions are not run here
 )
-
-
-class Context:
-    function_name = "batcher"
-    memory_limit_in_mb = 512
-    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:batcher"
-    aws_request_id = "req-1"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 60_000
 
 
 @dataclass
@@ -42,7 +39,7 @@ class Stack:
     fake: FaithfulCloudFront
 
     def invoke(self, event: dict[str, Any]) -> dict[str, Any]:
-        result: dict[str, Any] = app.lambda_handler(event, Context())
+        result: dict[str, Any] = app.lambda_handler(event, CONTEXT)
         return result
 
     def executions(self) -> list[dict[str, Any]]:

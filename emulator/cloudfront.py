@@ -14,6 +14,17 @@ which drops the patch with the backend.
 Behaviour (AWS, unless marked UNCONFIRMED, in which case the assumption is stated):
 - `Status` is `InProgress` until `completion_seconds` after creation by the injected clock, then
   `Completed`, in CreateInvalidation, GetInvalidation and ListInvalidations alike.
+- `CreateTime`: with `wall_clock` given, every invalidation the fake creates is stamped with its
+  reading, a timezone-aware datetime (converted to UTC; a naive one is refused with `ValueError`)
+  or epoch seconds. CreateInvalidation, GetInvalidation and ListInvalidations all return that
+  instant, which boto3 parses as an aware UTC datetime. Without `wall_clock`, moto's real-time
+  stamp is kept. Either way it is stored as moto stores it: a naive datetime in UTC.
+- ListInvalidations returns the distribution's invalidations newest first (by `CreateTime`;
+  equal times in reverse order of creation), `MaxItems` (default 100) per page. While more
+  remain, `IsTruncated` is true and `NextMarker` is the Id of the page's last invalidation;
+  passing it back as `Marker` returns the next page. Invalidations created before the fake was
+  installed are listed too, as `Completed`. UNCONFIRMED: a `Marker` that is not the Id of one of
+  the distribution's invalidations, or a `MaxItems` below 1, fails with `InvalidArgument` (400).
 - Per distribution at most 3,000 file paths and, separately, 15 wildcard paths (ending in `*`)
   may be in progress; exceeding either fails with `TooManyInvalidationsInProgress` (400).
   UNCONFIRMED: a single request with more than 15 wildcards gets the same error.
@@ -36,6 +47,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, Final, Literal, Self
 from xml.sax.saxutils import escape
@@ -47,6 +59,7 @@ from werkzeug.exceptions import HTTPException
 
 __all__ = [
     "DEFAULT_ERRORS",
+    "DEFAULT_MAX_ITEMS",
     "MAX_IN_PROGRESS_FILES",
     "MAX_IN_PROGRESS_WILDCARDS",
     "MAX_PATH_LENGTH",
@@ -64,6 +77,7 @@ Outcome = Literal["created", "duplicate", "rejected"]
 MAX_IN_PROGRESS_FILES: Final = 3000
 MAX_IN_PROGRESS_WILDCARDS: Final = 15
 MAX_PATH_LENGTH: Final = 4000
+DEFAULT_MAX_ITEMS: Final = 100
 IN_PROGRESS: Final = "InProgress"
 COMPLETED: Final = "Completed"
 _XML_NAMESPACE: Final = "http://cloudfront.amazonaws.com/doc/2020-05-31/"
@@ -177,7 +191,11 @@ class FaithfulCloudFront:
     """CloudFront invalidation behaviour as AWS documents it, patched into moto's backend.
 
     Use as a context manager inside an active `mock_aws()`; everything is deterministic given
-    `clock` (and `completion_seconds`, if it is a sampler).
+    `clock` (and `completion_seconds`, if it is a sampler) and `wall_clock`.
+
+    `clock` (monotonic seconds) drives statuses, quotas and rate limits; `wall_clock`, if given,
+    stamps `CreateTime` with an aware datetime or epoch seconds, e.g.
+    `wall_clock=lambda: EPOCH + timedelta(seconds=clock())` to keep both on one manual clock.
     """
 
     _PATCHED: Final = ("create_invalidation", "get_invalidation", "list_invalidations")
@@ -194,8 +212,10 @@ class FaithfulCloudFront:
             "InvalidationBatchAlreadyExists", "InvalidArgument"
         ] = "InvalidationBatchAlreadyExists",
         account_id: str = DEFAULT_ACCOUNT_ID,
+        wall_clock: Callable[[], datetime | float] | None = None,
     ) -> None:
         self._clock = clock
+        self._wall_clock = wall_clock
         self._completion_seconds = completion_seconds
         self._max_files = max_in_progress_files
         self._max_wildcards = max_in_progress_wildcards
@@ -238,7 +258,7 @@ class FaithfulCloudFront:
         self._original = {name: getattr(backend, name) for name in self._PATCHED}
         backend.create_invalidation = self._create_invalidation  # type: ignore[method-assign]
         backend.get_invalidation = self._get_invalidation  # type: ignore[method-assign]
-        backend.list_invalidations = self._list_invalidations  # type: ignore[method-assign]
+        backend.list_invalidations = self._list_invalidations  # type: ignore[method-assign,assignment]
         self._backend = backend
         with self._lock:
             self._refresh_statuses()
@@ -371,7 +391,11 @@ class FaithfulCloudFront:
         busy_files, busy_wildcards = self.in_progress(dist_id)
         if busy_files + files > self._max_files or busy_wildcards + wildcards > self._max_wildcards:
             raise CloudFrontError("TooManyInvalidationsInProgress")
+        created_at = self._wall_time()
         invalidation = self._original["create_invalidation"](dist_id, list(batch), caller_ref)
+        if created_at is not None:
+            # moto's convention (and its serialiser's reading of it): a naive datetime in UTC.
+            invalidation.create_time = created_at.replace(tzinfo=None)
         tracked = _Tracked(
             invalidation=invalidation,
             distribution_id=dist_id,
@@ -394,13 +418,27 @@ class FaithfulCloudFront:
             invalidation: Invalidation = self._original["get_invalidation"](dist_id, id)
             return invalidation
 
-    def _list_invalidations(self, *args: Any, **kwargs: Any) -> Any:
+    def _list_invalidations(
+        self, dist_id: str, marker: str | None = None, max_items: int | None = None
+    ) -> tuple[list[Invalidation], str | None]:
+        """One page, newest first, as moto's response layer expects: (items, next marker)."""
         with self._lock:
             self._gate("ListInvalidations", self._clock())
-            dist_id = kwargs.get("dist_id", args[0] if args else None)
-            self._require_distribution(str(dist_id))
+            self._require_distribution(dist_id)
+            limit = DEFAULT_MAX_ITEMS if max_items is None else max_items
+            if limit < 1:
+                raise CloudFrontError("InvalidArgument", "MaxItems must be at least 1.")
             self._refresh_statuses()
-            return self._original["list_invalidations"](*args, **kwargs)
+            newest_first = self._newest_first(dist_id)
+            start = 0
+            if marker:
+                ids = [invalidation.id for invalidation in newest_first]
+                if marker not in ids:
+                    raise CloudFrontError("InvalidArgument", "The marker is not valid.")
+                start = ids.index(marker) + 1
+            page = newest_first[start : start + limit]
+            truncated = start + limit < len(newest_first)
+            return page, page[-1].id if truncated else None
 
     # ---------------------------------------------------------------------------- helpers
     def _gate(self, operation: Operation, now: float) -> None:
@@ -432,6 +470,29 @@ class FaithfulCloudFront:
         for path in batch:
             if not path.startswith("/") or len(path) > MAX_PATH_LENGTH:
                 raise CloudFrontError("InvalidArgument")
+
+    def _newest_first(self, dist_id: str) -> list[Invalidation]:
+        """The distribution's invalidations by CreateTime, newest first; ties: latest created."""
+        backend = self._backend
+        invalidations = [] if backend is None else backend.invalidations.get(dist_id) or []
+        ordered = sorted(
+            enumerate(invalidations),
+            key=lambda pair: (_as_utc(pair[1].create_time), pair[0]),
+            reverse=True,
+        )
+        return [invalidation for _, invalidation in ordered]
+
+    def _wall_time(self) -> datetime | None:
+        """The wall clock's reading as an aware UTC datetime, or None to keep moto's stamp."""
+        if self._wall_clock is None:
+            return None
+        reading = self._wall_clock()
+        if not isinstance(reading, datetime):
+            return datetime.fromtimestamp(reading, UTC)
+        if reading.utcoffset() is None:
+            msg = f"wall_clock must return timezone-aware datetimes, got {reading!r}"
+            raise ValueError(msg)
+        return reading.astimezone(UTC)
 
     def _sample_completion_seconds(self) -> float:
         seconds = self._completion_seconds
@@ -473,3 +534,10 @@ class FaithfulCloudFront:
                 error_code=error_code,
             )
         )
+
+
+def _as_utc(moment: datetime) -> datetime:
+    """An aware UTC datetime; a naive one is read as UTC, as moto and botocore read it."""
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)

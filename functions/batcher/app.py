@@ -17,30 +17,53 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.config import Config as BotoConfig
 
 from cfinvalidator.adapters.cloudfront import Boto3InvalidationApi
+from cfinvalidator.adapters.sns import Boto3NotifierApi
+from cfinvalidator.adapters.sqs import Boto3QueueApi
 from cfinvalidator.adapters.stepfunctions import Boto3TrackerApi
 from cfinvalidator.config import Config
 from cfinvalidator.observability import logger, metrics, tracer
-from cfinvalidator.service import SqsMessage, process_batch
+from cfinvalidator.service import Ports, SqsMessage, process_batch
 
 _RETRIES = BotoConfig(retries={"mode": "standard", "max_attempts": 5})
+# CloudFront calls are retried by the service (backoff with jitter, bounded by the remaining
+# time), so botocore must not retry them as well.
+_NO_RETRIES = BotoConfig(retries={"mode": "standard", "max_attempts": 1})
 
 
 @cache
-def _dependencies() -> tuple[Config, Boto3InvalidationApi, Boto3TrackerApi]:
+def _dependencies() -> tuple[Config, Ports]:
     config = Config.from_env(os.environ)
-    invalidations = Boto3InvalidationApi(boto3.client("cloudfront", config=_RETRIES))
-    tracker = Boto3TrackerApi(
-        boto3.client("stepfunctions", config=_RETRIES), config.state_machine_arn
+    ports = Ports(
+        invalidations=Boto3InvalidationApi(boto3.client("cloudfront", config=_NO_RETRIES)),
+        tracker=Boto3TrackerApi(
+            boto3.client("stepfunctions", config=_RETRIES), config.state_machine_arn
+        ),
+        queue=Boto3QueueApi(
+            boto3.client("sqs", config=_RETRIES), config.queue_url, config.dead_letter_queue_url
+        ),
+        notifier=Boto3NotifierApi(boto3.client("sns", config=_RETRIES), config.topic_arn),
     )
-    return config, invalidations, tracker
+    return config, ports
+
+
+def _message(record: dict[str, Any]) -> SqsMessage:
+    attributes = record.get("attributes") or {}
+    return SqsMessage(
+        message_id=record["messageId"],
+        body=record["body"],
+        receipt_handle=record.get("receiptHandle", ""),
+        receive_count=int(attributes.get("ApproximateReceiveCount", "1")),
+    )
 
 
 @logger.inject_lambda_context
 @metrics.log_metrics
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    config, invalidations, tracker = _dependencies()
-    records = event.get("Records", [])
-    messages = [SqsMessage(r["messageId"], r["body"]) for r in records]
-    outcome = process_batch(messages, config, invalidations, tracker)
+    config, ports = _dependencies()
+    messages = [_message(record) for record in event.get("Records", [])]
+    invocation_ports = ports.with_remaining_time(
+        lambda: context.get_remaining_time_in_millis() / 1000
+    )
+    outcome = process_batch(messages, config, invocation_ports)
     return {"batchItemFailures": outcome.batch_item_failures([m.message_id for m in messages])}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Literal
 
 import boto3
@@ -17,16 +18,20 @@ from mypy_boto3_cloudfront import CloudFrontClient
 from mypy_boto3_cloudfront.type_defs import (
     CreateInvalidationResultTypeDef,
     InvalidationBatchTypeDef,
+    ListInvalidationsResultTypeDef,
 )
 
 from emulator.clock import ManualClock
 from emulator.cloudfront import (
+    DEFAULT_MAX_ITEMS,
     MAX_IN_PROGRESS_FILES,
     MAX_IN_PROGRESS_WILDCARDS,
     FaithfulCloudFront,
 )
 
 COMPLETION_SECONDS = 20.0
+# The wall clock the fixture gives the fake: EPOCH plus the manual clock's reading.
+EPOCH = datetime(2026, 11, 1, tzinfo=UTC)
 # botocore retries Throttling and 5xx by itself; one attempt shows each answer as it is.
 NO_RETRIES = Config(retries={"total_max_attempts": 1, "mode": "standard"})
 ConflictCode = Literal["InvalidationBatchAlreadyExists", "InvalidArgument"]
@@ -57,6 +62,15 @@ class CloudFrontWorld:
         )
         return response["Invalidation"]["Status"]
 
+    def now(self) -> datetime:
+        """What the fake's wall clock reads now."""
+        return EPOCH + timedelta(seconds=self.clock())
+
+    def list_page(self, max_items: int, marker: str = "") -> ListInvalidationsResultTypeDef:
+        return self.client.list_invalidations(
+            DistributionId=self.distribution_id, MaxItems=str(max_items), Marker=marker
+        )
+
 
 @pytest.fixture
 def world(
@@ -66,7 +80,11 @@ def world(
     with mock_aws():
         client = boto3.client("cloudfront", config=NO_RETRIES)
         distribution_id = cloudfront_distribution_factory(client)
-        with FaithfulCloudFront(clock=clock, completion_seconds=COMPLETION_SECONDS) as fake:
+        with FaithfulCloudFront(
+            clock=clock,
+            completion_seconds=COMPLETION_SECONDS,
+            wall_clock=lambda: EPOCH + timedelta(seconds=clock()),
+        ) as fake:
             yield CloudFrontWorld(
                 client, distribution_id, fake, clock, cloudfront_distribution_factory
             )
@@ -128,6 +146,202 @@ def test_completion_seconds_sampler_sets_each_invalidations_own_latency(
     assert (world.status(fast), world.status(slow)) == ("Completed", "InProgress")
     world.clock.advance(45.0)
     assert world.status(slow) == "Completed"
+
+
+def test_create_time_follows_the_wall_clock_in_create_get_and_list(
+    world: CloudFrontWorld,
+) -> None:
+    """Given a fake with an injected wall clock,
+    when an invalidation is created (and later repeated, and read back),
+    then CreateInvalidation, GetInvalidation and ListInvalidations all report the wall clock's
+    reading at creation, as the same aware UTC datetime."""
+    world.clock.advance(12.345678)
+    expected = world.now()
+
+    created = world.invalidate(["/a"], "ref-1")["Invalidation"]
+    world.clock.advance(COMPLETION_SECONDS)
+    repeated = world.invalidate(["/a"], "ref-1")["Invalidation"]
+    got = world.client.get_invalidation(DistributionId=world.distribution_id, Id=created["Id"])
+    listed = world.client.list_invalidations(DistributionId=world.distribution_id)
+
+    assert created["CreateTime"] == expected
+    assert created["CreateTime"].utcoffset() == timedelta(0)
+    assert repeated["CreateTime"] == expected
+    assert got["Invalidation"]["CreateTime"] == expected
+    assert [i["CreateTime"] for i in listed["InvalidationList"]["Items"]] == [expected]
+
+
+def test_wall_clock_may_read_epoch_seconds(world: CloudFrontWorld) -> None:
+    """Given a wall clock whose readings are epoch seconds,
+    when an invalidation is created,
+    then its CreateTime is that instant in UTC."""
+    world.fake.uninstall()
+    with FaithfulCloudFront(clock=world.clock, wall_clock=lambda: 1_800_000_000.25):
+        created = world.invalidate(["/a"], "ref-1")["Invalidation"]
+
+    assert created["CreateTime"] == datetime(2027, 1, 15, 8, 0, 0, 250_000, tzinfo=UTC)
+
+
+def test_a_naive_wall_clock_is_refused(world: CloudFrontWorld) -> None:
+    """Given a wall clock that returns naive datetimes (no time zone, so no one instant),
+    when an invalidation is created,
+    then the fake refuses it loudly instead of guessing, and creates nothing."""
+    world.fake.uninstall()
+    naive = datetime(2026, 11, 1, 12, 0)  # no tzinfo: the mistake under test
+    with FaithfulCloudFront(clock=world.clock, wall_clock=lambda: naive) as fake:
+        with pytest.raises(ValueError, match="timezone-aware"):
+            world.invalidate(["/a"], "ref-1")
+
+        assert fake.invalidation_count == 0
+
+
+def test_without_a_wall_clock_create_time_is_real_time(world: CloudFrontWorld) -> None:
+    """Given a fake without a wall clock,
+    when an invalidation is created,
+    then its CreateTime is moto's real-time stamp, as an aware UTC datetime."""
+    world.fake.uninstall()
+    with FaithfulCloudFront(clock=world.clock):
+        before = datetime.now(UTC)
+        created = world.invalidate(["/a"], "ref-1")["Invalidation"]
+        after = datetime.now(UTC)
+
+    assert before <= created["CreateTime"] <= after
+    assert created["CreateTime"].utcoffset() == timedelta(0)
+
+
+# ----------------------------------------------------------------------------- listing
+
+
+def test_list_invalidations_pages_newest_first_by_marker(world: CloudFrontWorld) -> None:
+    """Given five invalidations created a second apart, the oldest already completed,
+    when they are listed two at a time, each page's NextMarker passed back as Marker,
+    then the pages run newest to oldest with AWS's IsTruncated, NextMarker, Quantity and items
+    (Id, CreateTime, Status)."""
+    created: list[tuple[str, datetime]] = []
+    for index in range(5):
+        invalidation = world.invalidate([f"/{index}"], f"ref-{index}")["Invalidation"]
+        created.append((invalidation["Id"], invalidation["CreateTime"]))
+        world.clock.advance(COMPLETION_SECONDS if index == 0 else 1.0)
+    newest_first = created[::-1]
+    statuses = ["InProgress"] * 4 + ["Completed"]
+
+    pages: list[ListInvalidationsResultTypeDef] = [world.list_page(2)]
+    while pages[-1]["InvalidationList"]["IsTruncated"]:
+        pages.append(world.list_page(2, pages[-1]["InvalidationList"]["NextMarker"]))
+
+    summaries = [
+        (
+            page["InvalidationList"]["IsTruncated"],
+            page["InvalidationList"].get("NextMarker"),
+            page["InvalidationList"]["Quantity"],
+            page["InvalidationList"]["MaxItems"],
+        )
+        for page in pages
+    ]
+    assert summaries == [
+        (True, newest_first[1][0], 2, 2),
+        (True, newest_first[3][0], 2, 2),
+        (False, None, 1, 2),
+    ]
+    items = [
+        (item["Id"], item["CreateTime"], item["Status"])
+        for page in pages
+        for item in page["InvalidationList"]["Items"]
+    ]
+    assert items == [(i, t, s) for (i, t), s in zip(newest_first, statuses, strict=True)]
+
+
+def test_list_invalidations_defaults_to_100_per_page(world: CloudFrontWorld) -> None:
+    """Given 101 invalidations created at the same instant,
+    when they are listed without MaxItems,
+    then the first page holds the 100 most recently created (ties go to creation order) and
+    the next page the oldest."""
+    ids = [
+        world.invalidate([f"/{i}"], f"ref-{i}")["Invalidation"]["Id"]
+        for i in range(DEFAULT_MAX_ITEMS + 1)
+    ]
+
+    first = world.client.list_invalidations(DistributionId=world.distribution_id)
+    marker = first["InvalidationList"]["NextMarker"]
+    second = world.client.list_invalidations(DistributionId=world.distribution_id, Marker=marker)
+
+    assert first["InvalidationList"]["MaxItems"] == DEFAULT_MAX_ITEMS
+    assert first["InvalidationList"]["IsTruncated"] is True
+    assert [i["Id"] for i in first["InvalidationList"]["Items"]] == ids[:0:-1]
+    assert marker == ids[1]
+    assert [i["Id"] for i in second["InvalidationList"]["Items"]] == [ids[0]]
+    assert second["InvalidationList"]["IsTruncated"] is False
+
+
+def test_listing_of_a_distribution_without_invalidations_is_empty(world: CloudFrontWorld) -> None:
+    """Given a distribution with no invalidations,
+    when it is listed,
+    then the list is empty and not truncated."""
+    listed = world.list_page(2)["InvalidationList"]
+
+    assert (listed["Quantity"], listed["IsTruncated"], listed.get("Items", [])) == (0, False, [])
+
+
+def test_pages_are_stable_while_new_invalidations_arrive(world: CloudFrontWorld) -> None:
+    """Given a listing part-way through (first page read),
+    when a new invalidation is created before the next page is requested,
+    then the next page continues after the marker: nothing repeated, nothing skipped."""
+    ids = [world.invalidate([f"/{i}"], f"ref-{i}")["Invalidation"]["Id"] for i in range(4)]
+    first = world.list_page(2)["InvalidationList"]
+
+    world.clock.advance(1.0)
+    newest = world.invalidate(["/new"], "ref-new")["Invalidation"]["Id"]
+    second = world.list_page(2, first["NextMarker"])["InvalidationList"]
+
+    assert [i["Id"] for i in first["Items"]] == [ids[3], ids[2]]
+    assert [i["Id"] for i in second["Items"]] == [ids[1], ids[0]]
+    assert second["IsTruncated"] is False
+    assert [i["Id"] for i in world.list_page(1)["InvalidationList"]["Items"]] == [newest]
+
+
+def test_invalidations_from_before_the_fake_are_listed_completed_by_create_time(
+    world: CloudFrontWorld,
+) -> None:
+    """Given two invalidations moto created before the fake was installed (at real time) and a
+    fake whose wall clock reads a later instant,
+    when the distribution's invalidations are listed,
+    then all three are listed newest first by CreateTime, the earlier ones as Completed."""
+    world.fake.uninstall()
+    old = [world.invalidate([f"/old{i}"], f"old-{i}")["Invalidation"]["Id"] for i in range(2)]
+    later = datetime(2100, 1, 1, tzinfo=UTC)
+    with FaithfulCloudFront(clock=world.clock, wall_clock=lambda: later):
+        new = world.invalidate(["/new"], "new")["Invalidation"]["Id"]
+        listed = world.list_page(10)["InvalidationList"]
+
+    assert [(i["Id"], i["Status"]) for i in listed["Items"]] == [
+        (new, "InProgress"),
+        (old[1], "Completed"),
+        (old[0], "Completed"),
+    ]
+    times = [i["CreateTime"] for i in listed["Items"]]
+    assert times == sorted(times, reverse=True)
+    assert times[0] == later
+
+
+@pytest.mark.parametrize(
+    ("max_items", "marker"),
+    [
+        pytest.param(2, "INOSUCHINVALIDATION", id="unknown-marker"),
+        pytest.param(0, "", id="zero-max-items"),
+    ],
+)
+def test_invalid_list_arguments_are_invalid_argument(
+    world: CloudFrontWorld, max_items: int, marker: str
+) -> None:
+    """Given a distribution with an invalidation,
+    when it is listed with a Marker that names none of its invalidations, or MaxItems 0,
+    then the call fails with InvalidArgument (400)."""
+    world.invalidate(["/a"], "ref-1")
+
+    with pytest.raises(ClientError) as excinfo:
+        world.list_page(max_items, marker)
+
+    assert error_of(excinfo) == ("InvalidArgument", 400)
 
 
 # --------------------------------------------------------------------------- quotas

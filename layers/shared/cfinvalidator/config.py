@@ -15,6 +15,8 @@ _STATE_MACHINE_ARN = re.compile(
     r"^arn:aws[a-z-]*:states:[a-z0-9-]+:\d{12}:stateMachine:[\w-]{1,80}$"
 )
 _ORIGIN_PATH = re.compile(r"^(/[^/]+)*$")
+_QUEUE_URL = re.compile(r"^https?://[^/\s]+/\d{12}/[\w-]{1,80}$")
+_TOPIC_ARN = re.compile(r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[\w-]{1,256}$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +32,13 @@ class Config:
     origin_path: str
     index_document: str
     state_machine_arn: str
+    queue_url: str
+    dead_letter_queue_url: str
+    topic_arn: str
+    max_receive_count: int = 5
+    defer_delay_seconds: int = 30
+    collapse_threshold: int = 10
+    broadest_wildcard_depth: int = 0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Config:
@@ -55,6 +64,20 @@ class Config:
         index_document = env.get("INDEX_DOCUMENT", "index.html").strip()
         if "/" in index_document:
             problems.append(f"INDEX_DOCUMENT must be a file name without '/': {index_document!r}")
+        queue_url = _matching(env, "QUEUE_URL", _QUEUE_URL, "an SQS queue URL", problems)
+        dead_letter_queue_url = _matching(
+            env, "DEAD_LETTER_QUEUE_URL", _QUEUE_URL, "an SQS queue URL", problems
+        )
+        topic_arn = _matching(env, "TOPIC_ARN", _TOPIC_ARN, "an SNS topic ARN", problems)
+        threshold = _integer(env, "COLLAPSE_THRESHOLD", 10, 0, 3000, problems)
+        if threshold == 1:
+            problems.append(
+                "COLLAPSE_THRESHOLD must be 0 (never collapse) or at least 2: 1 would turn "
+                "every single change into a wildcard"
+            )
+        max_receive_count = _integer(env, "MAX_RECEIVE_COUNT", 5, 1, 1000, problems)
+        defer_delay_seconds = _integer(env, "DEFER_DELAY_SECONDS", 30, 1, 900, problems)
+        broadest = _integer(env, "BROADEST_WILDCARD_DEPTH", 0, 0, 100, problems)
         if problems:
             raise ConfigError("invalid configuration: " + "; ".join(problems))
         return cls(
@@ -64,6 +87,13 @@ class Config:
             origin_path=origin_path,
             index_document=index_document,
             state_machine_arn=arn,
+            queue_url=queue_url,
+            dead_letter_queue_url=dead_letter_queue_url,
+            topic_arn=topic_arn,
+            max_receive_count=max_receive_count,
+            defer_delay_seconds=defer_delay_seconds,
+            collapse_threshold=threshold,
+            broadest_wildcard_depth=broadest,
         )
 
 
@@ -71,6 +101,37 @@ def _required(env: Mapping[str, str], name: str, problems: list[str]) -> str:
     value = env.get(name, "").strip()
     if not value:
         problems.append(f"{name} is missing or empty")
+    return value
+
+
+def _matching(
+    env: Mapping[str, str], name: str, pattern: re.Pattern[str], what: str, problems: list[str]
+) -> str:
+    value = _required(env, name, problems)
+    if value and not pattern.match(value):
+        problems.append(f"{name} is not {what}: {value!r}")
+    return value
+
+
+def _integer(
+    env: Mapping[str, str],
+    name: str,
+    default: int,
+    lowest: int,
+    highest: int,
+    problems: list[str],
+) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        problems.append(f"{name} must be a whole number, got {raw!r}")
+        return default
+    if not lowest <= value <= highest:
+        problems.append(f"{name} must be from {lowest} to {highest}, got {value}")
+        return default
     return value
 
 

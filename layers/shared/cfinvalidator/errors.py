@@ -16,14 +16,20 @@ class MalformedEventError(InvalidatorError):
 class CloudFrontError(InvalidatorError):
     """CloudFront refused or failed a request.
 
-    ``code`` is the AWS error code (``TooManyInvalidationsInProgress``, ``Throttling``...).
+    ``code`` is the AWS error code (``TooManyInvalidationsInProgress``, ``Throttling``...),
+    ``status`` the HTTP status (0 when no response arrived).
     """
 
-    def __init__(self, code: str, message: str) -> None:
+    def __init__(self, code: str, message: str, status: int = 0) -> None:
         super().__init__(f"{code}: {message}")
         self.code = code
         self.message = message
+        self.status = status
 
 
 class TrackingError(InvalidatorError):
     """The completion tracker (a Step Functions execution) could not be started."""
+
+
+class NotificationError(InvalidatorError):
+    """A notification could not be published."""

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Literal
 
 from cfinvalidator.errors import MalformedEventError
@@ -33,6 +34,7 @@ class ObjectEvent:
     sequencer: str | None  # orders events for one key; duplicates share it
     message_id: str
     record_index: int
+    event_time: datetime | None = None  # when S3 finished the change (eventTime), UTC
 
     @property
     def identity(self) -> str:
@@ -87,6 +89,7 @@ def _parse_record(message_id: str, index: int, record: Any) -> ObjectEvent | Non
         raise MalformedEventError(f"record {index} key is not valid UTF-8: {raw_key!r}") from exc
     sequencer = record["s3"]["object"].get("sequencer")
     return ObjectEvent(
+        event_time=_event_time(record.get("eventTime")),
         bucket=_text(record, "s3", "bucket", "name"),
         key=key,
         event_name=event_name,
@@ -95,6 +98,21 @@ def _parse_record(message_id: str, index: int, record: Any) -> ObjectEvent | Non
         message_id=message_id,
         record_index=index,
     )
+
+
+def _event_time(value: Any) -> datetime | None:
+    """S3's ``eventTime`` ("2026-11-21T10:00:00.123Z"); None when absent or unreadable.
+
+    Without a time an event is never treated as already covered by an earlier invalidation,
+    which is the safe direction, so a missing time is not a reason to reject the record.
+    """
+    if not isinstance(value, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else None
 
 
 def _parse_document(message_id: str, document: Any, *, enveloped: bool) -> ParsedMessage:

@@ -1,10 +1,17 @@
-"""Turn a batch of parsed messages into CreateInvalidation requests.
+"""Turn a batch of parsed messages into at most one CreateInvalidation per distribution.
 
-One request per distribution per batch for exact paths, split only where CloudFront's 3,000
-in-progress file paths force it. Wildcard paths (from keys CloudFront cannot name exactly) go in
-requests of their own, at most 15 each, so that a wildcard quota refusal fails only the records
-that needed a wildcard. Each request carries the SQS message IDs it serves, so the handler can
-report exactly those as failures when the request cannot be made.
+``gather`` maps every event to the paths viewers may request (once, for all distributions).
+``plan_distribution`` then decides, for one distribution and what it already has in progress:
+
+1. which paths are still needed: a path already covered by an invalidation created after the
+   object changed is not requested again (this is what makes redelivery free);
+2. how to cover them (``collapse.select_paths``: wildcards where they save billed paths, never
+   broader than the policy allows, collapsed further under quota pressure);
+3. if even the broadest allowed plan does not fit the free quota, which records are served now
+   and which are deferred: records closest to the dead-letter queue first, then batch order.
+
+Coverage is the invariant: every event of a served record has each of its paths covered by a
+path of the request (or by an earlier invalidation); every other record is deferred.
 """
 
 from __future__ import annotations
@@ -12,19 +19,36 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from cfinvalidator.collapse import Budget, CollapsePolicy, count, select_paths
 from cfinvalidator.events import ObjectEvent, ParsedMessage
-from cfinvalidator.paths import PathRules, is_wildcard, paths_for_key
+from cfinvalidator.ledger import DistributionState, KnownInvalidation
+from cfinvalidator.paths import PathRules, paths_for_key
 
-MAX_PATHS_PER_REQUEST = 3000
-MAX_WILDCARDS_PER_REQUEST = 15
 SAMPLE_SIZE = 50
 # Execution input and SNS messages are capped at 256 KiB: the samples stay well below it.
 SAMPLE_BUDGET_BYTES = 32 * 1024
 CALLER_REFERENCE_PREFIX = "cfinv-"
 _EXECUTION_NAME_UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One object event and every path viewers may request for it."""
+
+    event: ObjectEvent
+    paths: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Gathered:
+    """A batch's changes, plus what was left out on purpose and why."""
+
+    changes: tuple[Change, ...]
+    rejected: dict[str, str] = field(default_factory=dict)  # message ID -> reason
+    out_of_scope_keys: tuple[str, ...] = ()  # keys no viewer can request (prefix/origin path)
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,19 +63,31 @@ class InvalidationRequest:
 
 
 @dataclass(frozen=True, slots=True)
-class BatchPlan:
-    """The requests for a batch, plus what was left out on purpose and why."""
+class Reuse:
+    """An earlier invalidation of ours that already covers redelivered records."""
 
-    requests: tuple[InvalidationRequest, ...]
-    rejected: dict[str, str] = field(default_factory=dict)  # message ID -> reason
-    out_of_scope_keys: tuple[str, ...] = ()  # keys no viewer can request (prefix/origin path)
+    invalidation: KnownInvalidation
+    message_ids: frozenset[str]
+    source_keys: tuple[str, ...]
 
 
-@dataclass(slots=True)
-class _PathOwners:
-    identities: set[str] = field(default_factory=set)
-    message_ids: set[str] = field(default_factory=set)
-    keys: set[str] = field(default_factory=set)
+@dataclass(frozen=True, slots=True)
+class DistributionPlan:
+    distribution_id: str
+    request: InvalidationRequest | None
+    deferred: frozenset[str] = frozenset()  # message IDs that did not fit the free quota
+    reused: tuple[Reuse, ...] = ()
+    needed_paths: int = 0  # distinct paths still needed, before collapsing
+    covered_paths: int = 0  # paths skipped: covered by an invalidation created after the change
+
+    @property
+    def wildcard_paths(self) -> int:
+        return count(self.request.paths)[1] if self.request else 0
+
+    @property
+    def paths_saved(self) -> int:
+        """Paths collapsing saved, among those requested now."""
+        return max(0, self.needed_paths - len(self.request.paths)) if self.request else 0
 
 
 def caller_reference(distribution_id: str, identities: Iterable[str], paths: Iterable[str]) -> str:
@@ -75,22 +111,18 @@ def execution_name(distribution_id: str, invalidation_id: str) -> str:
     return _EXECUTION_NAME_UNSAFE.sub("_", name)[:80]
 
 
-def _chunks(paths: Sequence[str], size: int) -> Iterable[Sequence[str]]:
-    for start in range(0, len(paths), size):
-        yield paths[start : start + size]
+def scope_of(rules: PathRules) -> str:
+    """The path prefix every served key maps under: no collapsed wildcard reaches above it."""
+    viewer_prefix = rules.viewer_key(rules.key_prefix) or ""
+    paths = paths_for_key(viewer_prefix, PathRules(index_document="")) if viewer_prefix else ()
+    scope = paths[0] if paths else "/"
+    return scope.removesuffix("*")
 
 
-def plan_batch(
-    messages: Sequence[ParsedMessage],
-    *,
-    distribution_ids: Sequence[str],
-    bucket_name: str,
-    rules: PathRules,
-    max_paths_per_request: int = MAX_PATHS_PER_REQUEST,
-) -> BatchPlan:
-    """Plan the invalidations for ``messages`` (already parsed, test events included)."""
+def gather(messages: Sequence[ParsedMessage], *, bucket_name: str, rules: PathRules) -> Gathered:
+    """Every event's viewer paths; records from other buckets are rejected whole."""
     rejected: dict[str, str] = {}
-    owners: dict[str, _PathOwners] = {}
+    changes: list[Change] = []
     out_of_scope: dict[str, None] = {}
     for message in messages:
         foreign = sorted({e.bucket for e in message.events if e.bucket != bucket_name})
@@ -100,51 +132,117 @@ def plan_batch(
             )
             continue
         for event in message.events:
-            _add_event(owners, out_of_scope, event, rules)
+            paths = paths_for_key(event.key, rules)
+            if paths:
+                changes.append(Change(event, paths))
+            else:
+                out_of_scope[event.key] = None
+    return Gathered(tuple(changes), rejected, tuple(out_of_scope))
 
-    exact = sorted(p for p in owners if not is_wildcard(p))
-    wildcards = sorted(p for p in owners if is_wildcard(p))
-    chunks = [
-        *_chunks(exact, max_paths_per_request),
-        *_chunks(wildcards, min(max_paths_per_request, MAX_WILDCARDS_PER_REQUEST)),
+
+@dataclass(slots=True)
+class _Needs:
+    """What one message still needs on one distribution."""
+
+    paths: set[str] = field(default_factory=set)
+    identities: set[str] = field(default_factory=set)
+    keys: set[str] = field(default_factory=set)
+
+
+def _needs(
+    changes: Sequence[Change], state: DistributionState, redelivered: frozenset[str]
+) -> tuple[dict[str, _Needs], list[Reuse], int]:
+    needs: dict[str, _Needs] = {}
+    reused: dict[str, tuple[KnownInvalidation, set[str], set[str]]] = {}
+    covered = 0
+    for change in changes:
+        event = change.event
+        need = needs.setdefault(event.message_id, _Needs())
+        for path in change.paths:
+            earlier = state.covering(path, event.event_time)
+            if earlier is None:
+                need.paths.add(path)
+                need.identities.add(event.identity)
+                need.keys.add(event.key)
+                continue
+            covered += 1
+            if event.message_id in redelivered and earlier.caller_reference.startswith(
+                CALLER_REFERENCE_PREFIX
+            ):
+                entry = reused.setdefault(earlier.invalidation_id, (earlier, set(), set()))
+                entry[1].add(event.message_id)
+                entry[2].add(event.key)
+    reuses = [
+        Reuse(invalidation, frozenset(ids), tuple(sorted(keys)))
+        for invalidation, ids, keys in reused.values()
     ]
-    requests: list[InvalidationRequest] = []
-    for distribution_id in distribution_ids:
-        for chunk in chunks:
-            served = [owners[path] for path in chunk]
-            identities = set().union(*(o.identities for o in served))
-            requests.append(
-                InvalidationRequest(
-                    distribution_id=distribution_id,
-                    paths=tuple(chunk),
-                    caller_reference=caller_reference(distribution_id, identities, chunk),
-                    message_ids=frozenset().union(*(o.message_ids for o in served)),
-                    source_keys=tuple(sorted(set().union(*(o.keys for o in served)))),
-                )
-            )
-    return BatchPlan(
-        requests=tuple(requests), rejected=rejected, out_of_scope_keys=tuple(out_of_scope)
+    return needs, reuses, covered
+
+
+def _admit(
+    needs: Mapping[str, _Needs],
+    cover: Mapping[str, str],
+    budget: Budget,
+    priority: Sequence[str],
+) -> set[str]:
+    """Paths for as many messages as fit, in ``priority`` order (the rest are deferred)."""
+    chosen: set[str] = set()
+    files, wildcards = 0, 0
+    for message_id in priority:
+        need = needs.get(message_id)
+        if need is None:
+            continue
+        extra = {cover[path] for path in need.paths} - chosen
+        extra_files, extra_wildcards = count(extra)
+        if budget.admits(files + extra_files, wildcards + extra_wildcards):
+            chosen |= extra
+            files, wildcards = files + extra_files, wildcards + extra_wildcards
+    return chosen
+
+
+def plan_distribution(
+    distribution_id: str,
+    changes: Sequence[Change],
+    state: DistributionState,
+    policy: CollapsePolicy,
+    *,
+    priority: Sequence[str],
+    redelivered: frozenset[str] = frozenset(),
+) -> DistributionPlan:
+    """Plan one distribution's request. ``priority`` orders message IDs for partial service."""
+    needs, reused, covered = _needs(changes, state, redelivered)
+    needed = set().union(*(need.paths for need in needs.values()))
+    selection = select_paths(needed, policy, state.budget)
+    cover = selection.cover
+    chosen = set(cover.values()) if selection.fits else _admit(needs, cover, state.budget, priority)
+    served = {
+        mid
+        for mid, need in needs.items()
+        if need.paths and all(cover[p] in chosen for p in need.paths)
+    }
+    deferred = frozenset(mid for mid, need in needs.items() if need.paths and mid not in served)
+    request = None
+    if served:
+        paths = tuple(sorted({cover[p] for mid in served for p in needs[mid].paths}))
+        identities = set().union(*(needs[mid].identities for mid in served))
+        request = InvalidationRequest(
+            distribution_id=distribution_id,
+            paths=paths,
+            caller_reference=caller_reference(distribution_id, identities, paths),
+            message_ids=frozenset(served),
+            source_keys=tuple(sorted(set().union(*(needs[mid].keys for mid in served)))),
+        )
+    return DistributionPlan(
+        distribution_id=distribution_id,
+        request=request,
+        deferred=deferred,
+        reused=tuple(reused),
+        needed_paths=len({p for mid in served for p in needs[mid].paths}),
+        covered_paths=covered,
     )
 
 
-def _add_event(
-    owners: dict[str, _PathOwners],
-    out_of_scope: dict[str, None],
-    event: ObjectEvent,
-    rules: PathRules,
-) -> None:
-    paths = paths_for_key(event.key, rules)
-    if not paths:
-        out_of_scope[event.key] = None
-        return
-    for path in paths:
-        owner = owners.setdefault(path, _PathOwners())
-        owner.identities.add(event.identity)
-        owner.message_ids.add(event.message_id)
-        owner.keys.add(event.key)
-
-
-def _sample(items: Sequence[str]) -> list[str]:
+def sample(items: Sequence[str]) -> list[str]:
     """At most SAMPLE_SIZE items and SAMPLE_BUDGET_BYTES of JSON, from the start."""
     sample: list[str] = []
     used = 0
@@ -157,16 +255,21 @@ def _sample(items: Sequence[str]) -> list[str]:
 
 
 def tracker_input(
-    request: InvalidationRequest, invalidation_id: str, requested_at: str
+    distribution_id: str,
+    invalidation_id: str,
+    caller_reference: str,
+    paths: Sequence[str],
+    source_keys: Sequence[str],
+    requested_at: str,
 ) -> dict[str, object]:
     """The tracker state machine's execution input (docs/architecture.md)."""
     return {
-        "distributionId": request.distribution_id,
+        "distributionId": distribution_id,
         "invalidationId": invalidation_id,
-        "callerReference": request.caller_reference,
-        "pathCount": len(request.paths),
-        "paths": _sample(request.paths),
-        "sourceKeyCount": len(request.source_keys),
-        "sourceKeys": _sample(request.source_keys),
+        "callerReference": caller_reference,
+        "pathCount": len(paths),
+        "paths": sample(paths),
+        "sourceKeyCount": len(source_keys),
+        "sourceKeys": sample(source_keys),
         "requestedAt": requested_at,
     }

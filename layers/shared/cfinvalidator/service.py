@@ -1,47 +1,140 @@
-"""Serve one SQS batch: parse, plan, create invalidations, start their trackers.
+"""Serve one SQS batch: parse, plan per distribution, create invalidations, settle every record.
 
 This module orchestrates the pure logic and the adapters' interfaces; it never builds an AWS
-client itself. Errors it expects (malformed records, CloudFront or Step Functions refusals)
-become batch item failures for exactly the records concerned; anything else propagates, so the
-whole batch is retried rather than silently acknowledged.
+client itself. Every record ends in exactly one of three ways:
+
+- done: every distribution has its paths covered (by the invalidation created now, or by one
+  created after the object changed) and the tracker is running; Lambda deletes it;
+- deferred: no room in the free quota, CloudFront throttling or 5xx that outlasted the retries,
+  ``TooManyInvalidationsInProgress``, or a tracker that did not start. The record goes back to
+  the queue with a growing delay (ChangeMessageVisibility) and is reported as a batch item
+  failure; on the delivery that reaches the queue's receive limit it is dead-lettered instead;
+- dead-lettered: malformed, from another bucket, or refused by CloudFront for a reason waiting
+  cannot fix (AccessDenied, NoSuchDistribution, InvalidArgument...). It is copied to the DLQ
+  now, a FAILED notification names its keys, and Lambda deletes the original.
+
+Anything unexpected propagates, so the whole batch is retried rather than silently acknowledged.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+import random
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from enum import IntEnum
+from functools import partial
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from cfinvalidator.adapters.cloudfront import CreatedInvalidation, InvalidationApi
+from cfinvalidator.adapters.cloudfront import InvalidationApi
+from cfinvalidator.adapters.sns import NotifierApi
+from cfinvalidator.adapters.sqs import DeadLetter, Deferral, QueueApi
 from cfinvalidator.adapters.stepfunctions import TrackerApi
+from cfinvalidator.collapse import CollapsePolicy
 from cfinvalidator.config import Config
-from cfinvalidator.errors import CloudFrontError, MalformedEventError, TrackingError
+from cfinvalidator.errors import (
+    CloudFrontError,
+    MalformedEventError,
+    NotificationError,
+    TrackingError,
+)
 from cfinvalidator.events import ParsedMessage, parse_message
+from cfinvalidator.ledger import DistributionState, KnownInvalidation
 from cfinvalidator.observability import logger, metrics
 from cfinvalidator.paths import PathRules
-from cfinvalidator.planning import InvalidationRequest, execution_name, plan_batch, tracker_input
+from cfinvalidator.planning import (
+    Change,
+    DistributionPlan,
+    InvalidationRequest,
+    execution_name,
+    gather,
+    plan_distribution,
+    sample,
+    scope_of,
+    tracker_input,
+)
+from cfinvalidator.retry import (
+    Action,
+    Backoff,
+    call_with_retries,
+    classify,
+    deferral_seconds,
+    is_throttling,
+)
+
+# In-progress invalidations older than this are assumed complete (AWS quotes seconds; the tail
+# is minutes). Listing stops there, or after MAX_LIST_PAGES pages of 100.
+IN_PROGRESS_LOOKBACK = timedelta(hours=1)
+MAX_LIST_PAGES = 10
 
 
 @dataclass(frozen=True, slots=True)
 class SqsMessage:
     message_id: str
     body: str
+    receipt_handle: str = ""
+    receive_count: int = 1  # ApproximateReceiveCount: 1 on the first delivery
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class Ports:
+    """The adapters and the clock the service runs against."""
+
+    invalidations: InvalidationApi
+    tracker: TrackerApi
+    queue: QueueApi
+    notifier: NotifierApi
+    remaining_seconds: Callable[[], float] = lambda: 60.0
+    sleep: Callable[[float], None] = time.sleep
+    now: Callable[[], datetime] = _utcnow
+    rng: random.Random = field(default_factory=random.Random)
+    backoff: Backoff = field(default_factory=Backoff)
+
+    def with_remaining_time(self, remaining_seconds: Callable[[], float]) -> Ports:
+        return replace(self, remaining_seconds=remaining_seconds)
+
+
+class Fate(IntEnum):
+    """A record's outcome; when distributions disagree the highest wins."""
+
+    DONE = 0
+    DEFER = 1
+    DEAD = 2
+
+
+@dataclass(slots=True)
+class Verdict:
+    fate: Fate = Fate.DONE
+    code: str = ""
+    reason: str = ""
+    distribution_id: str = ""
 
 
 @dataclass(frozen=True, slots=True)
 class CreatedRequest:
     request: InvalidationRequest
-    invalidation: CreatedInvalidation
+    invalidation_id: str
     execution_name: str
     tracker_started: bool  # False: an execution of that name already existed (a redelivery)
+    billed: bool  # False: CloudFront returned an invalidation it already had
+    paths_saved: int = 0  # paths collapsing saved in this request
 
 
 @dataclass(slots=True)
 class BatchOutcome:
-    failed: dict[str, str] = field(default_factory=dict)  # message ID -> reason
+    failed: dict[str, str] = field(default_factory=dict)  # reported: message ID -> reason
+    deferred: dict[str, int] = field(default_factory=dict)  # message ID -> delay seconds
+    dead_lettered: dict[str, str] = field(default_factory=dict)  # message ID -> reason
     created: list[CreatedRequest] = field(default_factory=list)
+    plans: list[DistributionPlan] = field(default_factory=list)
     test_events: int = 0
+    throttles: int = 0
 
     def batch_item_failures(self, order: Sequence[str]) -> list[dict[str, str]]:
         return [{"itemIdentifier": mid} for mid in order if mid in self.failed]
@@ -55,93 +148,371 @@ def rules_from(config: Config) -> PathRules:
     )
 
 
-def _parse_all(messages: Sequence[SqsMessage], outcome: BatchOutcome) -> list[ParsedMessage]:
+def policy_from(config: Config) -> CollapsePolicy:
+    return CollapsePolicy(
+        threshold=config.collapse_threshold,
+        broadest_depth=config.broadest_wildcard_depth,
+        scope=scope_of(rules_from(config)),
+    )
+
+
+class _Batch:
+    """Per-record verdicts, and the keys each record carried (for FAILED notifications)."""
+
+    def __init__(self, messages: Sequence[SqsMessage]) -> None:
+        self.messages = {m.message_id: m for m in messages}
+        self.order = [m.message_id for m in messages]
+        self.verdicts = {m.message_id: Verdict() for m in messages}
+        self.keys: dict[str, list[str]] = {m.message_id: [] for m in messages}
+
+    def judge(
+        self, message_ids: Iterable[str], fate: Fate, code: str, reason: str, distribution: str = ""
+    ) -> None:
+        for message_id in message_ids:
+            verdict = self.verdicts[message_id]
+            if fate > verdict.fate:
+                self.verdicts[message_id] = Verdict(fate, code, reason, distribution)
+
+    def judge_error(self, message_ids: Iterable[str], error: CloudFrontError, dist: str) -> None:
+        fate = Fate.DEAD if classify(error) is Action.FAIL else Fate.DEFER
+        self.judge(message_ids, fate, error.code, error.message, dist)
+
+    def priority(self) -> list[str]:
+        """Records closest to the receive limit first, then batch order."""
+        position = {mid: index for index, mid in enumerate(self.order)}
+        return sorted(self.order, key=lambda m: (-self.messages[m].receive_count, position[m]))
+
+
+def _parse_all(
+    messages: Sequence[SqsMessage], batch: _Batch, outcome: BatchOutcome
+) -> list[ParsedMessage]:
     parsed: list[ParsedMessage] = []
     for message in messages:
         try:
             result = parse_message(message.message_id, message.body)
         except MalformedEventError as exc:
-            logger.error(
-                "record is not an S3 event notification; it will go to the DLQ",
-                extra={"message_id": message.message_id, "reason": str(exc)},
-            )
-            outcome.failed[message.message_id] = f"malformed: {exc}"
+            batch.judge([message.message_id], Fate.DEAD, "MalformedEvent", str(exc))
             continue
         if result.is_test_event:
             logger.info("s3:TestEvent acknowledged", extra={"message_id": message.message_id})
             outcome.test_events += 1
+        for event in result.events:
+            batch.keys[message.message_id].append(event.key)
         parsed.append(result)
     return parsed
 
 
-def _serve(
-    request: InvalidationRequest, invalidations: InvalidationApi, tracker: TrackerApi
-) -> CreatedRequest:
-    created = invalidations.create_invalidation(
-        request.distribution_id, request.paths, request.caller_reference
-    )
-    name = execution_name(request.distribution_id, created.invalidation_id)
-    requested_at = created.create_time.isoformat(timespec="milliseconds").replace("+00:00", "Z")
-    started = tracker.start(name, tracker_input(request, created.invalidation_id, requested_at))
-    return CreatedRequest(request, created, name, started)
+class _Distribution:
+    """Reads one distribution's state, plans and creates its request."""
 
+    def __init__(
+        self,
+        distribution_id: str,
+        config: Config,
+        ports: Ports,
+        batch: _Batch,
+        outcome: BatchOutcome,
+    ) -> None:
+        self.id = distribution_id
+        self.config = config
+        self.ports = ports
+        self.batch = batch
+        self.outcome = outcome
 
-def process_batch(
-    messages: Sequence[SqsMessage],
-    config: Config,
-    invalidations: InvalidationApi,
-    tracker: TrackerApi,
-) -> BatchOutcome:
-    outcome = BatchOutcome()
-    parsed = _parse_all(messages, outcome)
-    plan = plan_batch(
-        parsed,
-        distribution_ids=config.distribution_ids,
-        bucket_name=config.bucket_name,
-        rules=rules_from(config),
-    )
-    for message_id, reason in plan.rejected.items():
-        logger.error("record rejected", extra={"message_id": message_id, "reason": reason})
-        outcome.failed[message_id] = reason
-    if plan.out_of_scope_keys:
-        # Not an error (the bucket may hold objects no viewer requests), but never silent.
-        logger.warning(
-            "keys outside KEY_PREFIX/ORIGIN_PATH skipped",
-            extra={"keys": list(plan.out_of_scope_keys[:50]), "count": len(plan.out_of_scope_keys)},
-        )
-    metrics.add_metric("ObjectsReceived", MetricUnit.Count, sum(len(p.events) for p in parsed))
-    metrics.add_metric("ObjectsSkipped", MetricUnit.Count, len(plan.out_of_scope_keys))
+    def _retrying[T](self, call: Callable[[], T]) -> T:
+        def on_retry(error: CloudFrontError, delay: float) -> None:
+            self.outcome.throttles += is_throttling(error)
+            logger.warning(
+                "CloudFront call retried",
+                extra={"distribution_id": self.id, "error": error.code, "delay_s": round(delay, 3)},
+            )
 
-    for request in plan.requests:
+        ports = self.ports
         try:
-            created = _serve(request, invalidations, tracker)
-        except (CloudFrontError, TrackingError) as exc:
+            return call_with_retries(
+                call,
+                backoff=ports.backoff,
+                remaining_seconds=ports.remaining_seconds,
+                sleep=ports.sleep,
+                rng=ports.rng,
+                on_retry=on_retry,
+            )
+        except CloudFrontError as error:
+            self.outcome.throttles += is_throttling(error)
+            raise
+
+    def read_state(self, since: datetime | None) -> DistributionState:
+        """In-progress invalidations (quota) and those created since ``since`` (coverage)."""
+        api = self.ports.invalidations
+        horizon = self.ports.now() - IN_PROGRESS_LOOKBACK
+        if since is not None:
+            horizon = min(horizon, since)
+        known: list[KnownInvalidation] = []
+        marker: str | None = None
+        for _ in range(MAX_LIST_PAGES):
+            page = self._retrying(partial(api.list_invalidations, self.id, marker))
+            for item in page.items:
+                if item.create_time < horizon:
+                    return DistributionState.of(known)
+                relevant = item.status != "Completed" or (
+                    since is not None and item.create_time > since
+                )
+                if relevant:
+                    details = self._retrying(
+                        partial(api.invalidation_details, self.id, item.invalidation_id)
+                    )
+                    known.append(
+                        KnownInvalidation(
+                            item.invalidation_id,
+                            item.create_time,
+                            item.status,
+                            details.paths,
+                            details.caller_reference,
+                        )
+                    )
+            if page.next_marker is None:
+                break
+            marker = page.next_marker
+        return DistributionState.of(known)
+
+    def serve(self, changes: Sequence[Change], since: datetime | None) -> None:
+        message_ids = {c.event.message_id for c in changes}
+        try:
+            state = self.read_state(since)
+        except CloudFrontError as error:
+            self.batch.judge_error(message_ids, error, self.id)
+            return
+        redelivered = frozenset(m for m in message_ids if self.batch.messages[m].receive_count > 1)
+        plan = plan_distribution(
+            self.id,
+            changes,
+            state,
+            policy_from(self.config),
+            priority=self.batch.priority(),
+            redelivered=redelivered,
+        )
+        self.outcome.plans.append(plan)
+        if plan.deferred:
+            self.batch.judge(
+                plan.deferred,
+                Fate.DEFER,
+                "QuotaFull",
+                "the distribution's free in-progress quota cannot cover these records yet",
+                self.id,
+            )
+        for reuse in plan.reused:
+            invalidation = reuse.invalidation
+            self._track(
+                invalidation.invalidation_id,
+                tracker_input(
+                    self.id,
+                    invalidation.invalidation_id,
+                    invalidation.caller_reference,
+                    invalidation.paths,
+                    reuse.source_keys,
+                    _timestamp(invalidation.create_time),
+                ),
+                reuse.message_ids,
+            )
+        if plan.request is not None:
+            self._create(plan.request, state, plan.paths_saved)
+
+    def _create(self, request: InvalidationRequest, state: DistributionState, saved: int) -> None:
+        api = self.ports.invalidations
+        try:
+            created = self._retrying(
+                lambda: api.create_invalidation(self.id, request.paths, request.caller_reference)
+            )
+        except CloudFrontError as error:
             logger.error(
-                "invalidation not requested; its records will be retried",
+                "invalidation not requested",
                 extra={
-                    "distribution_id": request.distribution_id,
-                    "caller_reference": request.caller_reference,
+                    "distribution_id": self.id,
+                    "error": error.code,
+                    "cause": error.message,
                     "path_count": len(request.paths),
-                    "error": str(exc),
+                    "record_count": len(request.message_ids),
                 },
             )
-            for message_id in request.message_ids:
-                outcome.failed.setdefault(message_id, str(exc))
-            continue
-        outcome.created.append(created)
-        metrics.add_metric("PathsRequested", MetricUnit.Count, len(request.paths))
-        metrics.add_metric("InvalidationsCreated", MetricUnit.Count, 1)
+            self.batch.judge_error(request.message_ids, error, self.id)
+            return
+        billed = created.invalidation_id not in state.invalidation_ids
+        started = self._track(
+            created.invalidation_id,
+            tracker_input(
+                self.id,
+                created.invalidation_id,
+                request.caller_reference,
+                request.paths,
+                request.source_keys,
+                _timestamp(created.create_time),
+            ),
+            request.message_ids,
+        )
+        name = execution_name(self.id, created.invalidation_id)
+        self.outcome.created.append(
+            CreatedRequest(request, created.invalidation_id, name, bool(started), billed, saved)
+        )
         logger.info(
             "invalidation created",
             extra={
-                "distribution_id": request.distribution_id,
-                "invalidation_id": created.invalidation.invalidation_id,
+                "distribution_id": self.id,
+                "invalidation_id": created.invalidation_id,
                 "caller_reference": request.caller_reference,
                 "path_count": len(request.paths),
                 "paths": list(request.paths[:20]),
-                "execution_name": created.execution_name,
-                "tracker_started": created.tracker_started,
+                "record_count": len(request.message_ids),
+                "billed": billed,
+                "execution_name": name,
             },
         )
-    metrics.add_metric("RecordsFailed", MetricUnit.Count, len(outcome.failed))
+
+    def _track(
+        self, invalidation_id: str, payload: dict[str, object], ids: Iterable[str]
+    ) -> bool | None:
+        """Start the tracker; on failure defer the records (their redelivery starts it)."""
+        name = execution_name(self.id, invalidation_id)
+        try:
+            return self.ports.tracker.start(name, payload)
+        except TrackingError as error:
+            logger.error(
+                "tracker not started; records deferred so a redelivery starts it",
+                extra={"execution_name": name, "error": str(error)},
+            )
+            self.batch.judge(ids, Fate.DEFER, "TrackerNotStarted", str(error), self.id)
+            return None
+
+
+def _timestamp(moment: datetime) -> str:
+    """CloudFront's millisecond UTC form: 2026-11-21T10:00:00.000Z."""
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _settle(batch: _Batch, config: Config, ports: Ports, outcome: BatchOutcome) -> None:
+    """Defer, dead-letter and notify; fill ``outcome.failed`` with what Lambda must not delete."""
+    letters: list[DeadLetter] = []
+    deferrals: list[Deferral] = []
+    for message_id in batch.order:
+        verdict = batch.verdicts[message_id]
+        message = batch.messages[message_id]
+        if verdict.fate is Fate.DEFER and message.receive_count >= config.max_receive_count:
+            verdict = Verdict(
+                Fate.DEAD,
+                verdict.code,
+                f"still deferred after {message.receive_count} deliveries "
+                f"(MaxReceiveCount {config.max_receive_count}): {verdict.reason}",
+                verdict.distribution_id,
+            )
+            batch.verdicts[message_id] = verdict
+        if verdict.fate is Fate.DEAD:
+            letters.append(
+                DeadLetter(
+                    message_id, message.body, verdict.code, verdict.reason, message.receive_count
+                )
+            )
+        elif verdict.fate is Fate.DEFER:
+            seconds = deferral_seconds(message.receive_count, config.defer_delay_seconds, ports.rng)
+            deferrals.append(Deferral(message_id, message.receipt_handle, seconds))
+            outcome.deferred[message_id] = seconds
+            outcome.failed[message_id] = f"deferred: {verdict.code}: {verdict.reason}"
+    not_copied = ports.queue.dead_letter(letters) if letters else set()
+    for letter in letters:
+        if letter.message_id in not_copied:
+            # Never lost: reported as failed, SQS redelivers it and its redrive policy moves it
+            # to the DLQ after MaxReceiveCount deliveries.
+            outcome.failed[letter.message_id] = f"dead-letter copy failed: {letter.reason}"
+            logger.error("record not copied to the DLQ", extra={"message_id": letter.message_id})
+        else:
+            outcome.dead_lettered[letter.message_id] = f"{letter.error_code}: {letter.reason}"
+    not_deferred = ports.queue.defer(deferrals) if deferrals else set()
+    if not_deferred:
+        logger.warning(
+            "visibility not changed; records return after the queue's visibility timeout",
+            extra={"message_ids": sorted(not_deferred)[:50]},
+        )
+    _notify_failures(batch, letters, ports, outcome)
+
+
+def _notify_failures(
+    batch: _Batch, letters: Sequence[DeadLetter], ports: Ports, outcome: BatchOutcome
+) -> None:
+    """One FAILED notification per (distribution, error) among dead-lettered records."""
+    groups: dict[tuple[str, str], list[str]] = {}
+    for letter in letters:
+        verdict = batch.verdicts[letter.message_id]
+        groups.setdefault((verdict.distribution_id, verdict.code), []).append(letter.message_id)
+    for (distribution_id, code), message_ids in groups.items():
+        keys = sorted({key for mid in message_ids for key in batch.keys[mid]})
+        first = batch.verdicts[message_ids[0]]
+        message = {
+            "status": "FAILED",
+            "stage": "request",
+            "distributionId": distribution_id,
+            "error": code,
+            "cause": first.reason,
+            "recordCount": len(message_ids),
+            "messageIds": sample(message_ids),
+            "sourceKeyCount": len(keys),
+            "sourceKeys": sample(keys),
+            "deadLettered": all(mid in outcome.dead_lettered for mid in message_ids),
+            "failedAt": _timestamp(ports.now()),
+        }
+        try:
+            ports.notifier.publish(
+                message, {"status": "FAILED", "distributionId": distribution_id or "-"}
+            )
+        except NotificationError as error:
+            # A notification never breaks processing: the records are already in the DLQ.
+            logger.error("FAILED notification not published", extra={"error": str(error)})
+
+
+def _earliest(changes: Sequence[Change]) -> datetime | None:
+    """The oldest change: invalidations created before it cannot cover anything in the batch."""
+    known = [c.event.event_time for c in changes if c.event.event_time is not None]
+    return min(known) if known else None
+
+
+def process_batch(messages: Sequence[SqsMessage], config: Config, ports: Ports) -> BatchOutcome:
+    outcome = BatchOutcome()
+    batch = _Batch(messages)
+    parsed = _parse_all(messages, batch, outcome)
+    gathered = gather(parsed, bucket_name=config.bucket_name, rules=rules_from(config))
+    for message_id, reason in gathered.rejected.items():
+        batch.judge([message_id], Fate.DEAD, "ForeignBucket", reason)
+    if gathered.out_of_scope_keys:
+        # Not an error (the bucket may hold objects no viewer requests), but never silent.
+        logger.warning(
+            "keys outside KEY_PREFIX/ORIGIN_PATH skipped",
+            extra={
+                "keys": list(gathered.out_of_scope_keys[:50]),
+                "count": len(gathered.out_of_scope_keys),
+            },
+        )
+    since = _earliest(gathered.changes)
+    if gathered.changes:
+        for distribution_id in config.distribution_ids:
+            _Distribution(distribution_id, config, ports, batch, outcome).serve(
+                gathered.changes, since
+            )
+    _settle(batch, config, ports, outcome)
+    _emit_metrics(parsed, gathered.out_of_scope_keys, outcome)
     return outcome
+
+
+def _emit_metrics(
+    parsed: Sequence[ParsedMessage], skipped: Sequence[str], outcome: BatchOutcome
+) -> None:
+    billed = [c for c in outcome.created if c.billed]
+    count = MetricUnit.Count
+    metrics.add_metric("ObjectsReceived", count, sum(len(p.events) for p in parsed))
+    metrics.add_metric("ObjectsSkipped", count, len(skipped))
+    metrics.add_metric("InvalidationsCreated", count, len(billed))
+    metrics.add_metric("BilledPaths", count, sum(len(c.request.paths) for c in billed))
+    metrics.add_metric(
+        "WildcardPaths", count, sum(sum(p.endswith("*") for p in c.request.paths) for c in billed)
+    )
+    metrics.add_metric("PathsSavedByCollapsing", count, sum(c.paths_saved for c in billed))
+    metrics.add_metric("PathsAlreadyCovered", count, sum(p.covered_paths for p in outcome.plans))
+    metrics.add_metric("RecordsDeferred", count, len(outcome.deferred))
+    metrics.add_metric("RecordsDeadLettered", count, len(outcome.dead_lettered))
+    metrics.add_metric("Throttles", count, outcome.throttles)

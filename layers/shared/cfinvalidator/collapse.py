@@ -1,0 +1,248 @@
+"""Choose the paths of one invalidation: as few billed paths as the knobs allow, within quota.
+
+Input is the set of paths that must be invalidated on one distribution (already encoded, some of
+them wildcards CloudFront forces, e.g. for keys containing ``~``). Output maps every one of them
+to the path of the request that covers it: itself, or a ``/dir/*`` wildcard.
+
+Two passes, both bounded by how broad a wildcard may get (``CollapsePolicy.broadest_depth`` and
+the ``scope`` the stack serves, so a wildcard never reaches above ``KEY_PREFIX``):
+
+1. Cost. Directories are visited deepest first. A directory whose changes need at least
+   ``threshold`` paths (counting what its subdirectories already collapsed to) becomes one
+   ``/dir/*``. So one changed file keeps exactly its own paths, a directory of 500 changed files
+   costs one path, and a site deploy touching every directory climbs to a handful of wildcards
+   or ``/*``.
+2. Quota. If the result needs more file paths or wildcard paths than are free on the distribution
+   (3,000 and 15 in progress, minus what is already in progress), directories are collapsed
+   further, one depth level at a time from the deepest, largest first, until it fits. If it
+   still does not fit at the broadest allowed level, ``fits`` is False and the caller defers
+   the records it cannot serve (see ``planning``).
+
+Depth counts the slashes of the directory: ``/*`` is depth 0, ``/img/*`` depth 1,
+``/img/2026/*`` depth 2.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass, field
+
+from cfinvalidator.paths import WILDCARD, is_wildcard
+
+MAX_IN_PROGRESS_FILES = 3000
+MAX_IN_PROGRESS_WILDCARDS = 15
+
+
+@dataclass(frozen=True, slots=True)
+class CollapsePolicy:
+    """The knobs. ``threshold`` 0 never collapses for cost (quota pressure still may)."""
+
+    threshold: int = 10
+    broadest_depth: int = 0
+    scope: str = "/"  # every path the stack serves starts with it; no wildcard above it
+
+    def allows(self, directory: str) -> bool:
+        return directory.startswith(self.scope) and depth(directory) >= self.broadest_depth
+
+
+@dataclass(frozen=True, slots=True)
+class Budget:
+    """Paths that may still be put in progress on a distribution."""
+
+    files: int = MAX_IN_PROGRESS_FILES
+    wildcards: int = MAX_IN_PROGRESS_WILDCARDS
+
+    def admits(self, files: int, wildcards: int) -> bool:
+        return files <= self.files and wildcards <= self.wildcards
+
+
+@dataclass(frozen=True, slots=True)
+class Selection:
+    """Where each needed path is covered, and whether the whole set fits the budget."""
+
+    cover: Mapping[str, str]  # needed path -> request path covering it
+    fits: bool
+    collapsed: int = 0  # wildcards chosen by collapsing (not forced by a key)
+
+    @property
+    def paths(self) -> tuple[str, ...]:
+        return tuple(sorted(set(self.cover.values())))
+
+
+def depth(directory: str) -> int:
+    """``/`` -> 0, ``/a/`` -> 1, ``/a/b/`` -> 2; a partial name counts as its directory."""
+    return directory.count("/") - 1
+
+
+def count(paths: Iterable[str]) -> tuple[int, int]:
+    """(file paths, wildcard paths)."""
+    files = wildcards = 0
+    for path in paths:
+        if is_wildcard(path):
+            wildcards += 1
+        else:
+            files += 1
+    return files, wildcards
+
+
+@dataclass(slots=True)
+class _Node:
+    prefix: str
+    own: list[str] = field(default_factory=list)
+    children: list[_Node] = field(default_factory=list)
+    collapsed: bool = False
+    files: int = 0  # paths the subtree needs as planned so far
+    wildcards: int = 0
+
+    @property
+    def size(self) -> int:
+        return 1 if self.collapsed else self.files + self.wildcards
+
+
+class _Tree:
+    def __init__(self, paths: Iterable[str], policy: CollapsePolicy) -> None:
+        self.policy = policy
+        self.outside: list[str] = []  # not under the scope: never collapsed
+        self.root = _Node(policy.scope)
+        self.nodes: dict[str, _Node] = {policy.scope: self.root}
+        for path in paths:
+            if path.startswith(policy.scope):
+                self._node(_directory(path, policy.scope)).own.append(path)
+            else:
+                self.outside.append(path)
+        # Deepest first: a child's prefix is always longer than its parent's.
+        self.bottom_up = sorted(self.nodes.values(), key=lambda n: len(n.prefix), reverse=True)
+
+    def _node(self, prefix: str) -> _Node:
+        """The node for ``prefix``, created with its missing ancestors (iteratively: keys may
+        hold hundreds of slashes)."""
+        missing: list[str] = []
+        while prefix not in self.nodes:
+            missing.append(prefix)
+            prefix = _parent(prefix, self.policy.scope)
+        node = self.nodes[prefix]
+        for name in reversed(missing):
+            child = _Node(name)
+            self.nodes[name] = child
+            node.children.append(child)
+            node = child
+        return node
+
+    @staticmethod
+    def _sum(node: _Node) -> None:
+        files, wildcards = count(node.own)
+        for child in node.children:
+            if child.collapsed:
+                wildcards += 1
+            else:
+                files += child.files
+                wildcards += child.wildcards
+        node.files, node.wildcards = files, wildcards
+
+    def totals(self) -> tuple[int, int]:
+        files, wildcards = count(self.outside)
+        if self.root.collapsed:
+            return files, wildcards + 1
+        return files + self.root.files, wildcards + self.root.wildcards
+
+    def collapse_for_cost(self, threshold: int) -> None:
+        for node in self.bottom_up:
+            self._sum(node)
+            node.collapsed = (
+                threshold >= 2
+                and node.files + node.wildcards >= threshold
+                and self.policy.allows(node.prefix)
+            )
+
+    def collapse_for_quota(self, budget: Budget) -> bool:
+        """Collapse level by level, deepest first, until the totals fit; True if they do."""
+        levels: dict[int, list[_Node]] = {}
+        for node in self._visible():
+            if not node.collapsed and self.policy.allows(node.prefix):
+                levels.setdefault(depth(node.prefix), []).append(node)
+        for level in sorted(levels, reverse=True):
+            for node in sorted(levels[level], key=lambda n: (-n.size, n.prefix)):
+                files, wildcards = self.totals()
+                if budget.admits(files, wildcards):
+                    return True
+                gained_wildcards = 1 - node.wildcards
+                over_files = files > budget.files and node.files > 0
+                if (over_files and wildcards + gained_wildcards <= budget.wildcards) or (
+                    wildcards > budget.wildcards and gained_wildcards < 0
+                ):
+                    node.collapsed = True
+                    self._resum_ancestors(node)
+        return budget.admits(*self.totals())
+
+    def _resum_ancestors(self, node: _Node) -> None:
+        prefix = node.prefix
+        while prefix != self.policy.scope:
+            prefix = _parent(prefix, self.policy.scope)
+            self._sum(self.nodes[prefix])
+
+    def _visible(self) -> Iterable[_Node]:
+        """Nodes not inside a collapsed directory."""
+        stack = [self.root]
+        while stack:
+            node = stack.pop()
+            yield node
+            if not node.collapsed:
+                stack.extend(node.children)
+
+    def cover(self) -> tuple[dict[str, str], int]:
+        cover = {path: path for path in self.outside}
+        collapsed = 0
+        stack: list[tuple[_Node, str | None]] = [(self.root, None)]
+        while stack:
+            node, wildcard = stack.pop()
+            if wildcard is None and node.collapsed:
+                wildcard = node.prefix + WILDCARD
+                collapsed += 1
+            for path in node.own:
+                cover[path] = wildcard or path
+            stack.extend((child, wildcard) for child in node.children)
+        return cover, collapsed
+
+
+def _directory(path: str, scope: str) -> str:
+    """The deepest directory node of ``path`` (the scope itself if none is below it)."""
+    cut = len(path) if path.endswith("/") else path.rfind("/") + 1
+    return path[:cut] if cut > len(scope) else scope
+
+
+def _parent(prefix: str, scope: str) -> str:
+    cut = prefix.rfind("/", 0, len(prefix) - 1) + 1
+    return prefix[:cut] if cut > len(scope) else scope
+
+
+def _drop_redundant(cover: dict[str, str]) -> dict[str, str]:
+    """Remap paths covered by a (different) wildcard of the request onto that wildcard."""
+    prefixes: list[str] = []
+    for path in sorted({p[:-1] for p in cover.values() if is_wildcard(p)}):
+        if not prefixes or not path.startswith(prefixes[-1]):
+            prefixes.append(path)  # sorted order: a kept prefix precedes its extensions
+    if not prefixes:
+        return cover
+    result: dict[str, str] = {}
+    for needed, chosen in cover.items():
+        probe = chosen[:-1] if is_wildcard(chosen) else chosen
+        index = bisect.bisect_right(prefixes, probe) - 1
+        if index >= 0 and probe.startswith(prefixes[index]):
+            chosen = prefixes[index] + WILDCARD
+        result[needed] = chosen
+    return result
+
+
+def select_paths(needed: Collection[str], policy: CollapsePolicy, budget: Budget) -> Selection:
+    """Cover ``needed`` with as few paths as the policy allows, within ``budget`` if possible."""
+    if not needed:
+        return Selection(cover={}, fits=True)
+    tree = _Tree(needed, policy)
+    tree.collapse_for_cost(policy.threshold)
+    fits = budget.admits(*tree.totals()) or tree.collapse_for_quota(budget)
+    cover, collapsed = tree.cover()
+    cover = _drop_redundant(cover)
+    if not fits:
+        fits = budget.admits(*count(set(cover.values())))
+    return Selection(cover=cover, fits=fits, collapsed=collapsed)

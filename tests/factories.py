@@ -24,6 +24,7 @@ def s3_record(
     bucket: str = BUCKET,
     event_name: str = "ObjectCreated:Put",
     sequencer: str | None = "0055AED6DCD90281E5",
+    event_time: str = "2026-11-21T10:00:00.000Z",
 ) -> dict[str, Any]:
     """One S3 event record; ``key`` is the decoded key, form-encoded here as S3 does."""
     obj: dict[str, Any] = {"key": quote_plus(key, safe="/"), "size": 1024, "eTag": "d41d8cd9"}
@@ -33,7 +34,7 @@ def s3_record(
         "eventVersion": "2.1",
         "eventSource": "aws:s3",
         "awsRegion": "us-east-1",
-        "eventTime": "2026-11-21T10:00:00.000Z",
+        "eventTime": event_time,
         "eventName": event_name,
         "s3": {
             "s3SchemaVersion": "1.0",

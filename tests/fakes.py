@@ -2,48 +2,127 @@
 
 They follow AWS's semantics where the service depends on them: CloudFront returns the earlier
 invalidation for a repeated CallerReference with the same paths and refuses it with different
-paths; Step Functions refuses a second execution of the same name.
+paths, counts in-progress paths against 3,000 files / 15 wildcards, lists newest first; Step
+Functions refuses a second execution of the same name. Time is a settable ``now``.
+The boto3-level double with the same behaviour is emulator/cloudfront.py (over moto).
 """
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
-from cfinvalidator.adapters.cloudfront import CreatedInvalidation
-from cfinvalidator.errors import CloudFrontError, TrackingError
+from cfinvalidator.adapters.cloudfront import (
+    CreatedInvalidation,
+    InvalidationDetails,
+    InvalidationPage,
+    InvalidationSummary,
+)
+from cfinvalidator.adapters.sqs import DeadLetter, Deferral
+from cfinvalidator.errors import CloudFrontError, NotificationError, TrackingError
+
+START = datetime(2026, 11, 21, 10, 0, 5, tzinfo=UTC)  # just after tests.factories' eventTime
+STATUS = {"Throttling": 400, "ServiceUnavailable": 503, "AccessDenied": 403}
+
+
+@dataclass
+class _Invalidation:
+    invalidation_id: str
+    distribution_id: str
+    paths: tuple[str, ...]
+    caller_reference: str
+    created: datetime
+    completes: datetime
 
 
 @dataclass
 class FakeInvalidations:
+    now: datetime = START
+    completion: timedelta = timedelta(seconds=20)
     fail_with: dict[str, str] = field(default_factory=dict)  # distribution ID -> error code
-    by_reference: dict[tuple[str, str], tuple[tuple[str, ...], str]] = field(default_factory=dict)
-    created: list[tuple[str, tuple[str, ...], str]] = field(default_factory=list)  # billed ones
-    calls: int = 0
+    inject: dict[str, deque[str]] = field(default_factory=dict)  # operation -> error codes
+    invalidations: list[_Invalidation] = field(default_factory=list)
+    calls: list[tuple[str, tuple[str, ...], str]] = field(default_factory=list)
+    list_calls: int = 0
+    detail_calls: int = 0
+
+    def _gate(self, operation: str, distribution_id: str) -> None:
+        queue = self.inject.get(operation)
+        if queue:
+            code = queue.popleft()
+            raise CloudFrontError(code, "injected", STATUS.get(code, 400))
+        if distribution_id in self.fail_with:
+            code = self.fail_with[distribution_id]
+            raise CloudFrontError(code, "injected", STATUS.get(code, 400))
+
+    def in_progress(self, distribution_id: str) -> tuple[int, int]:
+        files = wildcards = 0
+        for inv in self.invalidations:
+            if inv.distribution_id == distribution_id and self.now < inv.completes:
+                wildcards += sum(p.endswith("*") for p in inv.paths)
+                files += sum(not p.endswith("*") for p in inv.paths)
+        return files, wildcards
 
     def create_invalidation(
         self, distribution_id: str, paths: Sequence[str], caller_reference: str
     ) -> CreatedInvalidation:
-        self.calls += 1
-        if distribution_id in self.fail_with:
-            raise CloudFrontError(self.fail_with[distribution_id], "injected")
-        key = (distribution_id, caller_reference)
-        if key in self.by_reference:
-            earlier_paths, invalidation_id = self.by_reference[key]
-            if earlier_paths != tuple(paths):
-                raise CloudFrontError("InvalidationBatchAlreadyExists", caller_reference)
-        else:
-            invalidation_id = f"I{len(self.created):013d}"
-            self.by_reference[key] = (tuple(paths), invalidation_id)
-            self.created.append((distribution_id, tuple(paths), invalidation_id))
-        return CreatedInvalidation(
-            invalidation_id, "InProgress", datetime(2026, 11, 21, tzinfo=UTC)
+        self.calls.append((distribution_id, tuple(paths), caller_reference))
+        self._gate("create", distribution_id)
+        for inv in self.invalidations:
+            if (inv.distribution_id, inv.caller_reference) == (distribution_id, caller_reference):
+                if inv.paths != tuple(paths):
+                    raise CloudFrontError("InvalidationBatchAlreadyExists", caller_reference, 409)
+                return CreatedInvalidation(inv.invalidation_id, self._status(inv), inv.created)
+        files, wildcards = self.in_progress(distribution_id)
+        new_wildcards = sum(p.endswith("*") for p in paths)
+        if files + len(paths) - new_wildcards > 3000 or wildcards + new_wildcards > 15:
+            raise CloudFrontError("TooManyInvalidationsInProgress", "quota", 400)
+        inv = _Invalidation(
+            f"I{len(self.invalidations):013d}",
+            distribution_id,
+            tuple(paths),
+            caller_reference,
+            self.now,
+            self.now + self.completion,
         )
+        self.invalidations.append(inv)
+        return CreatedInvalidation(inv.invalidation_id, "InProgress", inv.created)
+
+    def _status(self, inv: _Invalidation) -> str:
+        return "InProgress" if self.now < inv.completes else "Completed"
+
+    def list_invalidations(self, distribution_id: str, marker: str | None) -> InvalidationPage:
+        self.list_calls += 1
+        self._gate("list", distribution_id)
+        mine = [i for i in reversed(self.invalidations) if i.distribution_id == distribution_id]
+        start = 0
+        if marker:
+            start = next(n for n, i in enumerate(mine) if i.invalidation_id == marker) + 1
+        page = mine[start : start + 100]
+        more = start + 100 < len(mine)
+        items = tuple(
+            InvalidationSummary(i.invalidation_id, i.created, self._status(i)) for i in page
+        )
+        return InvalidationPage(items, page[-1].invalidation_id if more else None)
+
+    def invalidation_details(
+        self, distribution_id: str, invalidation_id: str
+    ) -> InvalidationDetails:
+        self.detail_calls += 1
+        self._gate("get", distribution_id)
+        inv = next(i for i in self.invalidations if i.invalidation_id == invalidation_id)
+        return InvalidationDetails(inv.paths, inv.caller_reference)
+
+    @property
+    def created(self) -> list[tuple[str, tuple[str, ...], str]]:
+        """(distribution, paths, invalidation ID) of every billed invalidation."""
+        return [(i.distribution_id, i.paths, i.invalidation_id) for i in self.invalidations]
 
     @property
     def billed_paths(self) -> int:
-        return sum(len(paths) for _, paths, _ in self.created)
+        return sum(len(i.paths) for i in self.invalidations)
 
 
 @dataclass
@@ -58,3 +137,33 @@ class FakeTracker:
             return False
         self.executions[name] = payload
         return True
+
+
+@dataclass
+class FakeQueue:
+    deferrals: list[Deferral] = field(default_factory=list)
+    dead_letters: list[DeadLetter] = field(default_factory=list)
+    refuse: bool = False
+
+    def defer(self, deferrals: Sequence[Deferral]) -> set[str]:
+        if self.refuse:
+            return {d.message_id for d in deferrals}
+        self.deferrals.extend(deferrals)
+        return set()
+
+    def dead_letter(self, letters: Sequence[DeadLetter]) -> set[str]:
+        if self.refuse:
+            return {letter.message_id for letter in letters}
+        self.dead_letters.extend(letters)
+        return set()
+
+
+@dataclass
+class FakeNotifier:
+    messages: list[tuple[Mapping[str, object], Mapping[str, str]]] = field(default_factory=list)
+    fail: bool = False
+
+    def publish(self, message: Mapping[str, object], attributes: Mapping[str, str]) -> None:
+        if self.fail:
+            raise NotificationError("injected")
+        self.messages.append((message, attributes))

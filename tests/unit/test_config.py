@@ -15,6 +15,20 @@ VALID = {
     "ORIGIN_PATH": "site/",
     "KEY_PREFIX": "",
     "INDEX_DOCUMENT": "index.html",
+    "QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/queue",
+    "DEAD_LETTER_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/dlq",
+    "TOPIC_ARN": "arn:aws:sns:us-east-1:123456789012:topic",
+}
+REQUIRED = {
+    name: VALID[name]
+    for name in (
+        "DISTRIBUTION_IDS",
+        "BUCKET_NAME",
+        "STATE_MACHINE_ARN",
+        "QUEUE_URL",
+        "DEAD_LETTER_QUEUE_URL",
+        "TOPIC_ARN",
+    )
 }
 
 
@@ -28,10 +42,10 @@ def test_valid_environment_is_parsed_and_normalised() -> None:
 
 def test_optional_variables_default() -> None:
     """Given only the required variables, then prefix and origin are empty, index is index.html."""
-    config = Config.from_env(
-        {"DISTRIBUTION_IDS": "E2EXAMPLE12345", "BUCKET_NAME": "b", "STATE_MACHINE_ARN": ARN}
-    )
+    config = Config.from_env(REQUIRED)
     assert (config.key_prefix, config.origin_path, config.index_document) == ("", "", "index.html")
+    assert (config.collapse_threshold, config.broadest_wildcard_depth) == (10, 0)
+    assert (config.max_receive_count, config.defer_delay_seconds) == (5, 30)
 
 
 @pytest.mark.parametrize(
@@ -45,6 +59,13 @@ def test_optional_variables_default() -> None:
         ({"STATE_MACHINE_ARN": "arn:aws:sqs:us-east-1:1:q"}, "STATE_MACHINE_ARN is not"),
         ({"ORIGIN_PATH": "/a//b"}, "ORIGIN_PATH must look like"),
         ({"INDEX_DOCUMENT": "dir/index.html"}, "INDEX_DOCUMENT must be a file name"),
+        ({"QUEUE_URL": "not a url"}, "QUEUE_URL is not an SQS queue URL"),
+        ({"TOPIC_ARN": ARN}, "TOPIC_ARN is not an SNS topic ARN"),
+        ({"COLLAPSE_THRESHOLD": "1"}, "COLLAPSE_THRESHOLD must be 0"),
+        ({"COLLAPSE_THRESHOLD": "ten"}, "COLLAPSE_THRESHOLD must be a whole number"),
+        ({"BROADEST_WILDCARD_DEPTH": "-1"}, "BROADEST_WILDCARD_DEPTH must be from 0 to 100"),
+        ({"MAX_RECEIVE_COUNT": "0"}, "MAX_RECEIVE_COUNT must be from 1"),
+        ({"DEFER_DELAY_SECONDS": "901"}, "DEFER_DELAY_SECONDS must be from 1 to 900"),
     ],
 )
 def test_malformed_variables_are_named(overrides: dict[str, str], named: str) -> None:
@@ -63,8 +84,22 @@ def test_compatible_prefix_and_origin_path_are_accepted(prefix: str, origin: str
 
 
 def test_every_problem_is_reported_at_once() -> None:
-    """Given an empty environment, then all three required variables are named together."""
+    """Given an empty environment, then every required variable is named together."""
     with pytest.raises(ConfigError) as caught:
         Config.from_env({})
-    for name in ("DISTRIBUTION_IDS", "BUCKET_NAME", "STATE_MACHINE_ARN"):
+    for name in REQUIRED:
         assert name in str(caught.value)
+
+
+def test_planner_knobs_are_parsed() -> None:
+    """Given the planner variables, then they reach the configuration."""
+    config = Config.from_env(
+        {
+            **VALID,
+            "COLLAPSE_THRESHOLD": "0",
+            "BROADEST_WILDCARD_DEPTH": "2",
+            "MAX_RECEIVE_COUNT": "8",
+        }
+    )
+    assert (config.collapse_threshold, config.broadest_wildcard_depth) == (0, 2)
+    assert config.max_receive_count == 8

@@ -98,3 +98,16 @@ def test_malformed_bodies_raise_with_a_reason(body: str, reason: str) -> None:
     """Given a body that is not an S3 notification, then the error says why."""
     with pytest.raises(MalformedEventError, match=reason):
         parse_message("m1", body)
+
+
+def test_event_time_is_read_and_a_missing_one_is_tolerated() -> None:
+    """Given S3's eventTime, then it is parsed as UTC; without one the event still parses with
+    no time (it can then never count as already covered)."""
+    from datetime import UTC, datetime
+
+    record = s3_record("a.css", event_time="2026-11-21T10:00:00.123Z")
+    [event] = parse_message("m1", s3_body(record)).events
+    assert event.event_time == datetime(2026, 11, 21, 10, 0, 0, 123000, tzinfo=UTC)
+    del record["eventTime"]
+    [event] = parse_message("m1", s3_body(record)).events
+    assert event.event_time is None

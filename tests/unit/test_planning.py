@@ -1,25 +1,31 @@
-"""Batch planning: grouping, chunking, caller references, execution names."""
+"""Planning one distribution's request: coverage, quota safety, deferral, idempotency."""
 
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from cfinvalidator.collapse import Budget, CollapsePolicy, count
 from cfinvalidator.events import ParsedMessage, parse_message
-from cfinvalidator.paths import PathRules, covers
+from cfinvalidator.ledger import DistributionState, KnownInvalidation
+from cfinvalidator.paths import PathRules, covers, decode_path, is_wildcard
 from cfinvalidator.planning import (
-    MAX_PATHS_PER_REQUEST,
-    BatchPlan,
+    Gathered,
     caller_reference,
     execution_name,
-    plan_batch,
+    gather,
+    plan_distribution,
+    scope_of,
     tracker_input,
 )
 from tests.factories import BUCKET, s3_body, s3_record
 
+D = "EDIST1AAAAAAA"
 RULES = PathRules()
+CHANGED = datetime(2026, 11, 21, 10, 0, tzinfo=UTC)
 
 
 def message(message_id: str, *keys: str, bucket: str = BUCKET, seq: str = "01") -> ParsedMessage:
@@ -27,79 +33,102 @@ def message(message_id: str, *keys: str, bucket: str = BUCKET, seq: str = "01") 
     return parse_message(message_id, s3_body(*records))
 
 
-def plan(
-    *messages: ParsedMessage, ids: tuple[str, ...] = ("EDIST1AAAAAAA",), size: int = 3000
-) -> BatchPlan:
-    return plan_batch(
-        messages, distribution_ids=ids, bucket_name=BUCKET, rules=RULES, max_paths_per_request=size
+def gathered(*messages: ParsedMessage, rules: PathRules = RULES) -> Gathered:
+    return gather(messages, bucket_name=BUCKET, rules=rules)
+
+
+def busy(files: int, wildcards: int, *, at: datetime = CHANGED) -> KnownInvalidation:
+    """Someone else's in-progress invalidation occupying quota."""
+    paths = tuple(f"/other/{i}" for i in range(files)) + tuple(f"/w{i}/*" for i in range(wildcards))
+    return KnownInvalidation("IBUSY", at, "InProgress", paths, "someone-else")
+
+
+def test_one_request_with_deduplicated_paths_serves_every_record() -> None:
+    """Given two messages touching overlapping keys, then one request carries each path once."""
+    g = gathered(message("m1", "docs/index.html", "a.css"), message("m2", "a.css", seq="02"))
+    plan = plan_distribution(
+        D, g.changes, DistributionState(), CollapsePolicy(), priority=["m1", "m2"]
     )
+    assert plan.request is not None
+    assert plan.request.paths == ("/a.css", "/docs", "/docs/", "/docs/index.html")
+    assert plan.request.message_ids == {"m1", "m2"}
+    assert plan.request.source_keys == ("a.css", "docs/index.html")
+    assert plan.deferred == frozenset()
 
 
-def test_one_request_per_distribution_with_deduplicated_paths() -> None:
-    """Given two messages touching overlapping keys and two distributions, then one request per
-    distribution carries each path once and serves both messages."""
-    result = plan(
-        message("m1", "docs/index.html", "a.css"),
-        message("m2", "a.css", seq="02"),
-        ids=("EDIST1AAAAAAA", "EDIST2BBBBBBB"),
+def test_paths_covered_by_a_later_invalidation_are_not_requested_again() -> None:
+    """Given an invalidation of /* created after the change, then nothing is requested; one
+    created before the change does not count."""
+    g = gathered(message("m1", "a.css"))
+    after = KnownInvalidation("I1", CHANGED + timedelta(seconds=1), "Completed", ("/*",))
+    before = KnownInvalidation("I0", CHANGED - timedelta(seconds=1), "Completed", ("/*",))
+    covered = plan_distribution(
+        D, g.changes, DistributionState.of([after]), CollapsePolicy(), priority=["m1"]
     )
-    assert [r.distribution_id for r in result.requests] == ["EDIST1AAAAAAA", "EDIST2BBBBBBB"]
-    for request in result.requests:
-        assert request.paths == ("/a.css", "/docs", "/docs/", "/docs/index.html")
-        assert request.message_ids == {"m1", "m2"}
-        assert request.source_keys == ("a.css", "docs/index.html")
-    assert result.requests[0].caller_reference != result.requests[1].caller_reference
+    assert covered.request is None
+    assert covered.covered_paths == 1
+    stale = plan_distribution(
+        D, g.changes, DistributionState.of([before]), CollapsePolicy(), priority=["m1"]
+    )
+    assert stale.request is not None
+    assert stale.request.paths == ("/a.css",)
 
 
-def test_split_only_at_the_path_limit() -> None:
-    """Given more paths than one request may carry, then requests are split at the limit."""
-    keys = [f"f{i:04d}.txt" for i in range(7)]
-    result = plan(*(message(f"m{i}", k) for i, k in enumerate(keys)), size=3)
-    assert [len(r.paths) for r in result.requests] == [3, 3, 1]
-    assert result.requests[2].message_ids == {"m6"}
+def test_our_invalidation_covering_a_redelivery_is_reused_for_tracking() -> None:
+    """Given a redelivered record covered by one of our invalidations, then it is reported as a
+    reuse (so its tracker can be started) and nothing is requested."""
+    g = gathered(message("m1", "a.css"))
+    ours = KnownInvalidation(
+        "I1", CHANGED + timedelta(seconds=5), "InProgress", ("/a.css",), "cfinv-x"
+    )
+    plan = plan_distribution(
+        D,
+        g.changes,
+        DistributionState.of([ours]),
+        CollapsePolicy(),
+        priority=["m1"],
+        redelivered=frozenset({"m1"}),
+    )
+    assert plan.request is None
+    [reuse] = plan.reused
+    assert reuse.invalidation.invalidation_id == "I1"
+    assert reuse.message_ids == {"m1"}
 
 
-def test_wildcards_travel_in_requests_of_their_own() -> None:
-    """Given exact keys and 16 keys CloudFront can only cover with wildcards, then exact paths
-    share one request and wildcards are split 15 + 1, each serving only its own messages."""
-    tilde = [message(f"t{i:02d}", f"page{i:02d}.html~") for i in range(16)]
-    result = plan(message("m1", "css/site.css"), *tilde)
-    assert [len(r.paths) for r in result.requests] == [1, 15, 1]
-    exact, first, second = result.requests
-    assert exact.message_ids == {"m1"}
-    assert all(p.endswith("*") for p in first.paths + second.paths)
-    assert first.message_ids | second.message_ids == {f"t{i:02d}" for i in range(16)}
-
-
-def test_samples_stay_within_the_message_budget() -> None:
-    """Given fifty 1,024-byte non-ASCII keys, then the tracker input stays far below 256 KiB."""
-    keys = [f"{i:02d}" + "é" * 511 for i in range(50)]
-    request = plan(message("m1", *keys)).requests[0]
-    payload = tracker_input(request, "INV1", "2026-11-21T10:00:00.000Z")
-    assert len(json.dumps(payload)) < 80 * 1024
-    assert payload["pathCount"] == 50
-    assert 0 < len(payload["paths"]) < 50  # type: ignore[arg-type]
+def test_when_nothing_fits_the_oldest_deliveries_are_served_first() -> None:
+    """Given room for one wildcard, two records each needing a different one, then the record
+    listed first in priority is served and the other deferred."""
+    g = gathered(message("m1", "a/x~1"), message("m2", "b/y~2", seq="02"))
+    state = DistributionState.of([busy(3000, 14)])
+    plan = plan_distribution(
+        D, g.changes, state, CollapsePolicy(broadest_depth=1), priority=["m2", "m1"]
+    )
+    assert plan.request is not None
+    assert plan.request.message_ids == {"m2"}
+    assert plan.deferred == {"m1"}
 
 
 def test_foreign_bucket_messages_are_rejected_and_out_of_scope_keys_reported() -> None:
     """Given an event from another bucket and a key outside the prefix, then the first is
     rejected with a reason and the second skipped."""
-    rules = PathRules(key_prefix="site/")
-    result = plan_batch(
-        [message("m1", "site/a.html", bucket="other"), message("m2", "tmp/x", "site/b.html")],
-        distribution_ids=("EDIST1AAAAAAA",),
-        bucket_name=BUCKET,
-        rules=rules,
+    g = gathered(
+        message("m1", "site/a.html", bucket="other"),
+        message("m2", "tmp/x", "site/b.html"),
+        rules=PathRules(key_prefix="site/"),
     )
-    assert "other" in result.rejected["m1"]
-    assert result.out_of_scope_keys == ("tmp/x",)
-    assert result.requests[0].paths == ("/site/b.html",)
+    assert "other" in g.rejected["m1"]
+    assert g.out_of_scope_keys == ("tmp/x",)
+    assert [c.paths for c in g.changes] == [("/site/b.html",)]
 
 
-def test_test_events_and_empty_batches_plan_nothing() -> None:
-    """Given only a test event, then there is nothing to request."""
-    test_event = ParsedMessage("m1", (), is_test_event=True)
-    assert plan(test_event).requests == ()
+def test_scope_follows_key_prefix_and_origin_path() -> None:
+    """Given KEY_PREFIX and ORIGIN_PATH, then the broadest wildcard stays inside what is served."""
+    assert scope_of(PathRules()) == "/"
+    assert scope_of(PathRules(key_prefix="site/")) == "/site/"
+    assert scope_of(PathRules(key_prefix="site/blog/", origin_path="/site")) == "/blog/"
+    assert scope_of(PathRules(key_prefix="si", origin_path="/site")) == "/"
+    assert scope_of(PathRules(key_prefix="img-")) == "/img-"
+    assert scope_of(PathRules(key_prefix="a b~c/")) == "/a%20b"
 
 
 def test_caller_reference_is_order_independent_and_event_specific() -> None:
@@ -117,37 +146,106 @@ def test_execution_names_are_deterministic_and_legal() -> None:
     assert execution_name("E:1", "x" * 100) == ("E_1-" + "x" * 100)[:80]
 
 
-def test_tracker_input_samples_lists_but_counts_everything() -> None:
-    """Given a request with many paths, then the input keeps 50 of each and exact counts."""
+def test_tracker_input_samples_lists_but_counts_everything_within_the_budget() -> None:
+    """Given 120 keys, then the input keeps 50 of each with exact counts; fifty 1,024-byte
+    non-ASCII keys stay far below Step Functions' 256 KiB."""
     keys = [f"k{i:03d}" for i in range(120)]
-    request = plan(message("m1", *keys)).requests[0]
-    payload = tracker_input(request, "INV1", "2026-11-21T10:00:00Z")
-    assert payload["pathCount"] == 120
-    assert payload["sourceKeyCount"] == 120
+    payload = tracker_input(
+        D, "INV1", "cfinv-x", [f"/{k}" for k in keys], keys, "2026-11-21T10:00:00Z"
+    )
+    assert (payload["pathCount"], payload["sourceKeyCount"]) == (120, 120)
     assert len(payload["paths"]) == 50  # type: ignore[arg-type]
-    assert payload["invalidationId"] == "INV1"
+    big = [f"{i:02d}" + "é" * 511 for i in range(50)]
+    payload = tracker_input(D, "INV1", "cfinv-x", big, big, "2026-11-21T10:00:00Z")
+    assert len(json.dumps(payload)) < 80 * 1024
+    assert 0 < len(payload["paths"]) < 50  # type: ignore[arg-type]
 
 
-batches = st.lists(
-    st.lists(st.text(alphabet="ab/ ~*é", min_size=1, max_size=8), min_size=1, max_size=4),
-    min_size=1,
-    max_size=30,
+# ------------------------------------------------------------------------------- properties
+KEY = st.text(alphabet="ab/ +%~*?#é", min_size=1, max_size=10) | st.just("x" * 1024)
+BATCHES = st.lists(st.lists(KEY, min_size=1, max_size=4), min_size=1, max_size=25)
+POLICIES = st.builds(
+    CollapsePolicy,
+    threshold=st.sampled_from([0, 2, 4, 10]),
+    broadest_depth=st.integers(0, 2),
+)
+STATES = st.builds(
+    lambda files, wildcards, covered: DistributionState.of(
+        [busy(files, wildcards)]
+        + (
+            [KnownInvalidation("IC", CHANGED + timedelta(seconds=1), "Completed", ("/a*",))]
+            if covered
+            else []
+        )
+    ),
+    st.sampled_from([0, 2990, 2999, 3000]),
+    st.integers(0, 15),
+    st.booleans(),
 )
 
 
-@given(batches, st.integers(min_value=1, max_value=10))
-def test_every_key_is_covered_by_a_request_serving_its_message(
-    batch: list[list[str]], size: int
+def viewer_paths_covered(path: str, chosen: tuple[str, ...], state: DistributionState) -> bool:
+    if state.covering(path, CHANGED) is not None:
+        return True
+    if is_wildcard(path):
+        return any(is_wildcard(c) and path[:-1].startswith(c[:-1]) for c in chosen)
+    return any(covers(c, decode_path(path)) for c in chosen)
+
+
+@settings(max_examples=200, deadline=None)
+@given(batch=BATCHES, policy=POLICIES, state=STATES)
+def test_every_key_is_covered_or_its_record_deferred_and_no_plan_exceeds_the_free_quota(
+    batch: list[list[str]], policy: CollapsePolicy, state: DistributionState
 ) -> None:
-    """Given any batch, then every key is covered by a request that lists its message."""
-    messages = [message(f"m{i}", *keys) for i, keys in enumerate(batch)]
-    result = plan(*messages, size=size)
-    for msg in messages:
-        for event in msg.events:
-            assert any(
-                msg.message_id in r.message_ids and any(covers(p, "/" + event.key) for p in r.paths)
-                for r in result.requests
-            )
-    assert all(len(r.paths) <= size for r in result.requests)
-    assert len(result.requests) >= 1
-    assert max(len(r.paths) for r in result.requests) <= MAX_PATHS_PER_REQUEST
+    """Given any keys, knobs and quota already in use, then every event of a record that is not
+    deferred has each path covered by the request (or an invalidation created after it), and
+    the request never needs more file or wildcard paths than are free."""
+    messages = [message(f"m{i}", *keys, seq=f"{i:02d}") for i, keys in enumerate(batch)]
+    g = gathered(*messages)
+    priority = [m.message_id for m in messages]
+    plan = plan_distribution(D, g.changes, state, policy, priority=priority)
+    chosen = plan.request.paths if plan.request else ()
+    for change in g.changes:
+        if change.event.message_id in plan.deferred:
+            continue
+        for path in change.paths:
+            assert viewer_paths_covered(path, chosen, state), (path, chosen)
+    assert state.budget.admits(*count(chosen))
+    if plan.request:
+        assert plan.request.message_ids.isdisjoint(plan.deferred)
+
+
+@settings(max_examples=100, deadline=None)
+@given(batch=BATCHES, policy=POLICIES)
+def test_a_plan_is_idempotent_once_its_request_exists(
+    batch: list[list[str]], policy: CollapsePolicy
+) -> None:
+    """Given a plan whose request CloudFront accepted, when any subset of its records is planned
+    again, then nothing new is requested."""
+    messages = [message(f"m{i}", *keys, seq=f"{i:02d}") for i, keys in enumerate(batch)]
+    g = gathered(*messages)
+    priority = [m.message_id for m in messages]
+    first = plan_distribution(D, g.changes, DistributionState(), policy, priority=priority)
+    assert first.request is not None
+    accepted = KnownInvalidation(
+        "I1",
+        CHANGED + timedelta(seconds=3),
+        "InProgress",
+        first.request.paths,
+        first.request.caller_reference,
+    )
+    state = DistributionState.of([accepted])
+    for subset in (priority[::2], priority[1::2], priority[::-1]):
+        changes = [c for c in g.changes if c.event.message_id in subset]
+        again = plan_distribution(D, changes, state, policy, priority=subset)
+        assert again.request is None
+        assert again.deferred == frozenset()
+
+
+def test_budget_is_what_in_progress_invalidations_leave() -> None:
+    """Given 2,990 files and 14 wildcards in progress, then 10 and 1 are free; completed ones
+    hold nothing."""
+    state = DistributionState.of(
+        [busy(2990, 14), KnownInvalidation("I2", CHANGED, "Completed", ("/x", "/y/*"))]
+    )
+    assert state.budget == Budget(files=10, wildcards=1)

@@ -3,97 +3,256 @@
 from __future__ import annotations
 
 import json
+import random
+from collections import deque
 from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from datetime import timedelta
 
 import pytest
 
 from cfinvalidator.adapters.cloudfront import CreatedInvalidation
 from cfinvalidator.config import Config
-from cfinvalidator.service import SqsMessage, process_batch
+from cfinvalidator.retry import Backoff
+from cfinvalidator.service import BatchOutcome, Ports, SqsMessage, process_batch
 from tests.factories import BUCKET, s3_body, s3_record
-from tests.fakes import FakeInvalidations, FakeTracker
+from tests.fakes import FakeInvalidations, FakeNotifier, FakeQueue, FakeTracker
 
+D1, D2 = "EDIST1AAAAAAA", "EDIST2BBBBBBB"
 CONFIG = Config(
-    distribution_ids=("EDIST1AAAAAAA", "EDIST2BBBBBBB"),
+    distribution_ids=(D1, D2),
     bucket_name=BUCKET,
     key_prefix="",
     origin_path="",
     index_document="index.html",
     state_machine_arn="arn:aws:states:us-east-1:123456789012:stateMachine:tracker",
+    queue_url="https://sqs.us-east-1.amazonaws.com/123456789012/queue",
+    dead_letter_queue_url="https://sqs.us-east-1.amazonaws.com/123456789012/dlq",
+    topic_arn="arn:aws:sns:us-east-1:123456789012:topic",
 )
 TEST_EVENT = json.dumps({"Service": "Amazon S3", "Event": "s3:TestEvent", "Bucket": BUCKET})
 
 
+@dataclass
+class World:
+    """The adapters, and a way to run batches against them."""
+
+    cloudfront: FakeInvalidations = field(default_factory=FakeInvalidations)
+    tracker: FakeTracker = field(default_factory=FakeTracker)
+    queue: FakeQueue = field(default_factory=FakeQueue)
+    notifier: FakeNotifier = field(default_factory=FakeNotifier)
+    slept: list[float] = field(default_factory=list)
+    config: Config = CONFIG
+
+    def run(self, messages: Sequence[SqsMessage]) -> BatchOutcome:
+        ports = Ports(
+            invalidations=self.cloudfront,
+            tracker=self.tracker,
+            queue=self.queue,
+            notifier=self.notifier,
+            remaining_seconds=lambda: 50.0,
+            sleep=self.slept.append,
+            now=lambda: self.cloudfront.now,
+            rng=random.Random(7),
+            backoff=Backoff(),
+        )
+        return process_batch(messages, self.config, ports)
+
+
+def msg(
+    message_id: str, *keys: str, receive_count: int = 1, seq: str = "01", at: str = ""
+) -> SqsMessage:
+    records = [
+        s3_record(k, sequencer=f"{seq}{i:02d}", **({"event_time": at} if at else {}))
+        for i, k in enumerate(keys)
+    ]
+    return SqsMessage(message_id, s3_body(*records), f"handle-{message_id}", receive_count)
+
+
 def batch() -> list[SqsMessage]:
     return [
-        SqsMessage("m1", s3_body(s3_record("index.html", sequencer="01"))),
+        msg("m1", "index.html"),
         SqsMessage("m2", TEST_EVENT),
         SqsMessage("m3", "{not json"),
-        SqsMessage("m4", s3_body(s3_record("docs/red flower.jpg", sequencer="02"))),
+        msg("m4", "docs/red flower.jpg", seq="02"),
     ]
 
 
-def test_batch_is_served_and_only_malformed_records_fail() -> None:
+def test_batch_is_served_and_malformed_records_go_to_the_dlq_at_once() -> None:
     """Given a batch with a test event and a malformed record, when served, then one
-    invalidation per distribution is created and tracked and only the malformed record fails."""
-    invalidations, tracker = FakeInvalidations(), FakeTracker()
-    outcome = process_batch(batch(), CONFIG, invalidations, tracker)
-    assert outcome.batch_item_failures(["m1", "m2", "m3", "m4"]) == [{"itemIdentifier": "m3"}]
+    invalidation per distribution is created and tracked, the malformed record is copied to the
+    DLQ with a FAILED notification, and no record is reported for redelivery."""
+    world = World()
+    outcome = world.run(batch())
+    assert outcome.batch_item_failures(["m1", "m2", "m3", "m4"]) == []
     assert outcome.test_events == 1
-    assert [d for d, _, _ in invalidations.created] == ["EDIST1AAAAAAA", "EDIST2BBBBBBB"]
-    assert invalidations.created[0][1] == ("/", "/docs/red%20flower.jpg", "/index.html")
-    assert sorted(tracker.executions) == [
-        "EDIST1AAAAAAA-I0000000000000",
-        "EDIST2BBBBBBB-I0000000000001",
-    ]
-    payload = tracker.executions["EDIST1AAAAAAA-I0000000000000"]
+    assert [d for d, _, _ in world.cloudfront.created] == [D1, D2]
+    assert world.cloudfront.created[0][1] == ("/", "/docs/red%20flower.jpg", "/index.html")
+    assert sorted(world.tracker.executions) == [f"{D1}-I0000000000000", f"{D2}-I0000000000001"]
+    payload = world.tracker.executions[f"{D1}-I0000000000000"]
     assert payload["sourceKeys"] == ["docs/red flower.jpg", "index.html"]
-    assert payload["requestedAt"] == "2026-11-21T00:00:00.000Z"
+    assert payload["requestedAt"] == "2026-11-21T10:00:05.000Z"
+    assert [(d.message_id, d.error_code) for d in world.queue.dead_letters] == [
+        ("m3", "MalformedEvent")
+    ]
+    assert world.queue.dead_letters[0].body == "{not json"
+    [(notice, attributes)] = world.notifier.messages
+    assert (notice["status"], notice["error"], notice["messageIds"]) == (
+        "FAILED",
+        "MalformedEvent",
+        ["m3"],
+    )
+    assert attributes == {"status": "FAILED", "distributionId": "-"}
 
 
-def test_failure_on_one_distribution_fails_exactly_its_records() -> None:
-    """Given CloudFront refusing one distribution, then the records it serves are failures and
-    the other distribution's invalidation still exists."""
-    invalidations = FakeInvalidations(fail_with={"EDIST2BBBBBBB": "AccessDenied"})
-    outcome = process_batch(batch(), CONFIG, invalidations, FakeTracker())
-    assert sorted(outcome.failed) == ["m1", "m3", "m4"]
-    assert "AccessDenied" in outcome.failed["m1"]
-    assert len(invalidations.created) == 1
+def test_non_retryable_error_dead_letters_the_records_and_names_their_keys() -> None:
+    """Given CloudFront denying one distribution, then the records it serves are dead-lettered
+    at once with a FAILED notification naming the distribution and keys, and the other
+    distribution's invalidation still exists."""
+    world = World()
+    world.cloudfront.fail_with[D2] = "AccessDenied"
+    outcome = world.run([msg("m1", "a.css"), msg("m2", "b/c.js", seq="02")])
+    assert outcome.failed == {}
+    assert sorted(outcome.dead_lettered) == ["m1", "m2"]
+    assert [d for d, _, _ in world.cloudfront.created] == [D1]
+    [(notice, attributes)] = world.notifier.messages
+    assert notice["error"] == "AccessDenied"
+    assert notice["sourceKeys"] == ["a.css", "b/c.js"]
+    assert notice["deadLettered"] is True
+    assert attributes == {"status": "FAILED", "distributionId": D2}
 
 
-def test_redelivered_batch_reuses_invalidations_and_trackers() -> None:
-    """Given the same batch delivered twice, then the second delivery bills nothing new and
-    starts no second tracker, and succeeds."""
-    invalidations, tracker = FakeInvalidations(), FakeTracker()
-    process_batch(batch(), CONFIG, invalidations, tracker)
-    again = process_batch(batch(), CONFIG, invalidations, tracker)
-    assert invalidations.calls == 4
-    assert invalidations.billed_paths == 6
-    assert len(tracker.executions) == 2
-    assert [c.tracker_started for c in again.created] == [False, False]
-    assert sorted(again.failed) == ["m3"]
+def test_redelivery_in_any_composition_bills_nothing_twice() -> None:
+    """Given a batch served, when one of its records comes back (receive count 2) together with
+    a new record, then only the new record's paths are requested and no tracker starts twice."""
+    world = World()
+    world.run([msg("m1", "a.css"), msg("m2", "b.css", seq="02")])
+    billed = world.cloudfront.billed_paths
+    world.cloudfront.now += timedelta(seconds=3)
+    again = world.run([msg("m2", "b.css", seq="02", receive_count=2), msg("m3", "c.css", seq="03")])
+    assert again.failed == {}
+    assert world.cloudfront.billed_paths == billed + 2  # /c.css on each distribution
+    assert [c.request.paths for c in again.created] == [("/c.css",), ("/c.css",)]
+    assert len(world.tracker.executions) == 4
 
 
-def test_tracker_failure_fails_records_and_retry_reuses_the_invalidation() -> None:
-    """Given Step Functions failing, then the records fail; on redelivery the same invalidation
-    is returned and its tracker starts."""
-    invalidations, tracker = FakeInvalidations(), FakeTracker(fail=True)
-    outcome = process_batch(batch(), CONFIG, invalidations, tracker)
-    assert sorted(outcome.failed) == ["m1", "m3", "m4"]
-    tracker.fail = False
-    retry = process_batch(batch(), CONFIG, invalidations, tracker)
-    assert sorted(retry.failed) == ["m3"]
-    assert len(invalidations.created) == 2
-    assert len(tracker.executions) == 2
+def test_partial_success_across_distributions_is_not_billed_again() -> None:
+    """Given a record whose first distribution succeeded and whose second kept answering 5xx
+    past the retries, when it is redelivered, then only the second distribution is invalidated."""
+    world = World()
+    world.cloudfront.fail_with[D2] = "ServiceUnavailable"
+    first = world.run([msg("m1", "a.css")])
+    assert list(first.deferred) == ["m1"]
+    assert [d for d, _, _ in world.cloudfront.created] == [D1]
+    del world.cloudfront.fail_with[D2]
+    world.cloudfront.now += timedelta(seconds=40)
+    second = world.run([msg("m1", "a.css", receive_count=2)])
+    assert second.failed == {}
+    assert [d for d, _, _ in world.cloudfront.created] == [D1, D2]
+    assert world.cloudfront.billed_paths == 2
+
+
+def test_tracker_failure_defers_and_the_redelivery_starts_it_without_a_new_invalidation() -> None:
+    """Given Step Functions failing, then the records are deferred; on redelivery no new
+    invalidation is created and the tracker starts for the existing one."""
+    world = World(tracker=FakeTracker(fail=True))
+    outcome = world.run([msg("m1", "a.css")])
+    assert list(outcome.deferred) == ["m1"]
+    world.tracker.fail = False
+    world.cloudfront.now += timedelta(seconds=30)
+    retry = world.run([msg("m1", "a.css", receive_count=2)])
+    assert retry.failed == {}
+    assert retry.created == []
+    assert len(world.cloudfront.created) == 2
+    assert sorted(world.tracker.executions) == [f"{D1}-I0000000000000", f"{D2}-I0000000000001"]
 
 
 def test_a_later_reupload_gets_a_new_invalidation() -> None:
-    """Given the same key uploaded again later (new sequencer), then a new invalidation is made."""
-    invalidations = FakeInvalidations()
-    for sequencer in ("01", "02"):
-        body = s3_body(s3_record("index.html", sequencer=sequencer))
-        process_batch([SqsMessage("m", body)], CONFIG, invalidations, FakeTracker())
-    assert len(invalidations.created) == 4
+    """Given the same key changed again after the first invalidation, then a new one is made."""
+    world = World()
+    world.run([msg("m1", "index.html")])
+    world.cloudfront.now += timedelta(minutes=5)
+    world.run([msg("m2", "index.html", seq="09", at="2026-11-21T10:03:00.000Z")])
+    assert len(world.cloudfront.created) == 4
+
+
+def test_full_quota_defers_with_growing_delay_then_dead_letters_at_the_limit() -> None:
+    """Given a distribution whose wildcard quota is full, when a record needing a wildcard
+    arrives on deliveries 1..limit, then it is deferred with a growing delay and, on the last
+    allowed delivery, dead-lettered with a FAILED notification."""
+    world = World(config=replace(CONFIG, distribution_ids=(D1,), max_receive_count=4))
+    for n in range(15):
+        world.cloudfront.create_invalidation(D1, (f"/busy{n}/*",), f"other-{n}")
+    delays = []
+    for receive_count in (1, 2, 3):
+        outcome = world.run([msg("m1", "a~b.css", receive_count=receive_count)])
+        assert outcome.batch_item_failures(["m1"]) == [{"itemIdentifier": "m1"}]
+        delays.append(outcome.deferred["m1"])
+    assert delays[0] < delays[2]
+    assert [d.message_id for d in world.queue.deferrals] == ["m1"] * 3
+    last = world.run([msg("m1", "a~b.css", receive_count=4)])
+    assert last.failed == {}
+    assert list(last.dead_lettered) == ["m1"]
+    [(notice, _)] = world.notifier.messages
+    assert notice["error"] == "QuotaFull"
+    assert notice["sourceKeys"] == ["a~b.css"]
+
+
+def test_throttling_is_retried_with_backoff_and_then_succeeds() -> None:
+    """Given two throttled CreateInvalidation calls, then the third succeeds after two sleeps."""
+    world = World(config=replace(CONFIG, distribution_ids=(D1,)))
+    world.cloudfront.inject["create"] = deque(["Throttling", "Throttling"])
+    outcome = world.run([msg("m1", "a.css")])
+    assert outcome.failed == {}
+    assert len(outcome.created) == 1
+    assert len(world.slept) == 2
+    assert outcome.throttles == 2
+
+
+def test_throttling_storm_outlasting_the_retries_defers_instead_of_failing() -> None:
+    """Given CloudFront throttling every attempt, then the record is deferred, not lost."""
+    world = World(config=replace(CONFIG, distribution_ids=(D1,)))
+    world.cloudfront.inject["create"] = deque(["Throttling"] * 50)
+    outcome = world.run([msg("m1", "a.css")])
+    assert list(outcome.deferred) == ["m1"]
+    assert outcome.dead_lettered == {}
+    assert len(world.slept) == Backoff().max_attempts - 1
+
+
+def test_too_many_invalidations_in_progress_from_a_race_defers() -> None:
+    """Given CloudFront answering TooManyInvalidationsInProgress although the listing showed
+    room (another consumer got there first), then the records are deferred."""
+    world = World(config=replace(CONFIG, distribution_ids=(D1,)))
+    world.cloudfront.inject["create"] = deque(["TooManyInvalidationsInProgress"])
+    outcome = world.run([msg("m1", "a.css")])
+    assert list(outcome.deferred) == ["m1"]
+    assert world.slept == []
+
+
+def test_unreadable_listing_defers_the_records() -> None:
+    """Given ListInvalidations failing with 5xx on every attempt, then nothing is created and
+    the records are deferred."""
+    world = World(config=replace(CONFIG, distribution_ids=(D1,)))
+    world.cloudfront.inject["list"] = deque(["ServiceUnavailable"] * 50)
+    outcome = world.run([msg("m1", "a.css")])
+    assert list(outcome.deferred) == ["m1"]
+    assert world.cloudfront.calls == []
+
+
+def test_dead_letter_copy_failure_leaves_the_record_for_redelivery() -> None:
+    """Given the DLQ refusing the copy, then the record is reported as failed (never lost)."""
+    world = World(queue=FakeQueue(refuse=True))
+    outcome = world.run([SqsMessage("m3", "{not json", "h", 1)])
+    assert outcome.batch_item_failures(["m3"]) == [{"itemIdentifier": "m3"}]
+    assert outcome.dead_lettered == {}
+
+
+def test_notification_failure_never_breaks_the_batch() -> None:
+    """Given SNS failing, then the dead-lettered record is still handled."""
+    world = World(notifier=FakeNotifier(fail=True))
+    outcome = world.run([SqsMessage("m3", "{not json", "h", 1)])
+    assert list(outcome.dead_lettered) == ["m3"]
+    assert outcome.failed == {}
 
 
 def test_unexpected_errors_propagate_instead_of_acknowledging() -> None:
@@ -106,4 +265,4 @@ def test_unexpected_errors_propagate_instead_of_acknowledging() -> None:
             raise RuntimeError("boom")
 
     with pytest.raises(RuntimeError):
-        process_batch(batch(), CONFIG, Broken(), FakeTracker())
+        World(cloudfront=Broken()).run(batch())

@@ -156,24 +156,32 @@ class _Tree:
             )
 
     def collapse_for_quota(self, budget: Budget) -> bool:
-        """Collapse level by level, deepest first, until the totals fit; True if they do."""
+        """Collapse level by level, deepest first, until the totals fit; True if they do.
+
+        Within a level, larger directories go first. Once a level has had to be touched, its
+        other directories holding two or more wildcards are merged too: that saves paths and
+        leaves wildcard quota for the next batches.
+        """
         levels: dict[int, list[_Node]] = {}
         for node in self._visible():
             if not node.collapsed and self.policy.allows(node.prefix):
                 levels.setdefault(depth(node.prefix), []).append(node)
         for level in sorted(levels, reverse=True):
+            if budget.admits(*self.totals()):
+                return True
             for node in sorted(levels[level], key=lambda n: (-n.size, n.prefix)):
-                files, wildcards = self.totals()
-                if budget.admits(files, wildcards):
-                    return True
-                gained_wildcards = 1 - node.wildcards
-                over_files = files > budget.files and node.files > 0
-                if (over_files and wildcards + gained_wildcards <= budget.wildcards) or (
-                    wildcards > budget.wildcards and gained_wildcards < 0
-                ):
+                if self._helps(node, budget):
                     node.collapsed = True
                     self._resum_ancestors(node)
         return budget.admits(*self.totals())
+
+    def _helps(self, node: _Node, budget: Budget) -> bool:
+        files, wildcards = self.totals()
+        gained_wildcards = 1 - node.wildcards
+        if gained_wildcards < 0:
+            return True  # merging wildcards always saves paths and quota
+        over_files = files > budget.files and node.files > 0
+        return over_files and wildcards + gained_wildcards <= budget.wildcards
 
     def _resum_ancestors(self, node: _Node) -> None:
         prefix = node.prefix

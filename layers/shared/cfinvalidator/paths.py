@@ -15,6 +15,7 @@ Rules (see shared aws-facts and README "Paths"):
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from urllib.parse import unquote, unquote_plus
 
@@ -22,6 +23,8 @@ MAX_PATH_LENGTH = 4000
 WILDCARD = "*"
 _UNSAFE = frozenset(' "<>#%{}|\\^[]`?')
 _UNSUPPORTED = "~"
+# Printable ASCII that needs no encoding (everything from ! to } except the unsafe set and ~).
+_PLAIN = re.compile(r"[!$&'()*+,\-./0-9:;=@A-Z_a-z]*")
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +61,8 @@ def _encode_char(char: str) -> str:
 
 def encode_viewer_key(viewer_key: str) -> str:
     """The CloudFront path naming ``viewer_key`` exactly, or a wildcard covering it."""
+    if len(viewer_key) < MAX_PATH_LENGTH and _PLAIN.fullmatch(viewer_key):
+        return "/" + viewer_key  # the common case: nothing to encode or cut
     cut = viewer_key.find(_UNSUPPORTED)
     literal = viewer_key if cut < 0 else viewer_key[:cut]
     encoded = [_encode_char(char) for char in literal]

@@ -328,6 +328,14 @@ class FaithfulCloudFront:
             tracked = self._tracked[invalidation_id]
             return COMPLETED if self._clock() >= tracked.completes_at else IN_PROGRESS
 
+    def completes_at(self, invalidation_id: str) -> float:
+        """The clock reading at which an invalidation created through the fake turns `Completed`.
+
+        Raises KeyError for an invalidation the fake did not create.
+        """
+        with self._lock:
+            return self._tracked[invalidation_id].completes_at
+
     @property
     def completion_seconds(self) -> float | Callable[[], float]:
         """Seconds from creation to `Completed`, or a sampler called once per new invalidation."""

@@ -249,3 +249,23 @@ def test_budget_is_what_in_progress_invalidations_leave() -> None:
         [busy(2990, 14), KnownInvalidation("I2", CHANGED, "Completed", ("/x", "/y/*"))]
     )
     assert state.budget == Budget(files=10, wildcards=1)
+
+
+def test_a_full_wildcard_quota_falls_back_to_file_paths() -> None:
+    """Given 20 changed files in one directory (normally `/img/*`) and no wildcard free, then
+    they are requested as 20 file paths; with only 10 file paths free, 10 records are served."""
+    keys = [f"img/photo-{i:02d}.jpg" for i in range(20)]
+    g = gathered(*(message(f"m{i:02d}", k, seq=f"{i:02d}") for i, k in enumerate(keys)))
+    priority = [f"m{i:02d}" for i in range(20)]
+    plan = plan_distribution(
+        D, g.changes, DistributionState.of([busy(0, 15)]), CollapsePolicy(), priority=priority
+    )
+    assert plan.request is not None
+    assert len(plan.request.paths) == 20
+    assert plan.deferred == frozenset()
+    tight = plan_distribution(
+        D, g.changes, DistributionState.of([busy(2990, 15)]), CollapsePolicy(), priority=priority
+    )
+    assert tight.request is not None
+    assert tight.request.message_ids == set(priority[:10])
+    assert tight.deferred == set(priority[10:])

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Collection, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from cfinvalidator.paths import WILDCARD, is_wildcard
 
@@ -242,10 +242,7 @@ def _drop_redundant(cover: dict[str, str]) -> dict[str, str]:
     return result
 
 
-def select_paths(needed: Collection[str], policy: CollapsePolicy, budget: Budget) -> Selection:
-    """Cover ``needed`` with as few paths as the policy allows, within ``budget`` if possible."""
-    if not needed:
-        return Selection(cover={}, fits=True)
+def _select(needed: Collection[str], policy: CollapsePolicy, budget: Budget) -> Selection:
     tree = _Tree(needed, policy)
     tree.collapse_for_cost(policy.threshold)
     fits = budget.admits(*tree.totals()) or tree.collapse_for_quota(budget)
@@ -254,3 +251,21 @@ def select_paths(needed: Collection[str], policy: CollapsePolicy, budget: Budget
     if not fits:
         fits = budget.admits(*count(set(cover.values())))
     return Selection(cover=cover, fits=fits, collapsed=collapsed)
+
+
+def candidates(needed: Collection[str], policy: CollapsePolicy, budget: Budget) -> list[Selection]:
+    """Selections in order of preference: collapsed for cost (then quota), and, when that does
+    not fit, one that starts from exact paths, which wins when the wildcard quota is the one
+    that is full but file paths are free."""
+    if not needed:
+        return [Selection(cover={}, fits=True)]
+    first = _select(needed, policy, budget)
+    if first.fits or policy.threshold < 2:
+        return [first]
+    return [first, _select(needed, replace(policy, threshold=0), budget)]
+
+
+def select_paths(needed: Collection[str], policy: CollapsePolicy, budget: Budget) -> Selection:
+    """Cover ``needed`` with as few paths as the policy allows, within ``budget`` if possible."""
+    options = candidates(needed, policy, budget)
+    return next((option for option in options if option.fits), options[0])

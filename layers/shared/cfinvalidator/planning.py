@@ -22,7 +22,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from cfinvalidator.collapse import Budget, CollapsePolicy, count, select_paths
+from cfinvalidator.collapse import Budget, CollapsePolicy, Selection, candidates, count
 from cfinvalidator.events import ObjectEvent, ParsedMessage
 from cfinvalidator.ledger import DistributionState, KnownInvalidation
 from cfinvalidator.paths import PathRules, paths_for_key
@@ -200,6 +200,29 @@ def _admit(
     return chosen
 
 
+def _served(needs: Mapping[str, _Needs], cover: Mapping[str, str], chosen: set[str]) -> set[str]:
+    """Messages whose every needed path is covered by a chosen path."""
+    return {
+        mid
+        for mid, need in needs.items()
+        if need.paths and all(cover[path] in chosen for path in need.paths)
+    }
+
+
+def _choose(
+    needs: Mapping[str, _Needs],
+    options: Sequence[Selection],
+    budget: Budget,
+    priority: Sequence[str],
+) -> tuple[Mapping[str, str], set[str]]:
+    """The first selection that fits whole; else the one whose partial admission serves most."""
+    for option in options:
+        if option.fits:
+            return option.cover, set(option.cover.values())
+    admitted = [(option.cover, _admit(needs, option.cover, budget, priority)) for option in options]
+    return max(admitted, key=lambda pair: len(_served(needs, *pair)))
+
+
 def plan_distribution(
     distribution_id: str,
     changes: Sequence[Change],
@@ -212,14 +235,8 @@ def plan_distribution(
     """Plan one distribution's request. ``priority`` orders message IDs for partial service."""
     needs, reused, covered = _needs(changes, state, redelivered)
     needed = set().union(*(need.paths for need in needs.values()))
-    selection = select_paths(needed, policy, state.budget)
-    cover = selection.cover
-    chosen = set(cover.values()) if selection.fits else _admit(needs, cover, state.budget, priority)
-    served = {
-        mid
-        for mid, need in needs.items()
-        if need.paths and all(cover[p] in chosen for p in need.paths)
-    }
+    cover, chosen = _choose(needs, candidates(needed, policy, state.budget), state.budget, priority)
+    served = _served(needs, cover, chosen)
     deferred = frozenset(mid for mid, need in needs.items() if need.paths and mid not in served)
     request = None
     if served:

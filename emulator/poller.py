@@ -13,9 +13,11 @@
   ``batchItemFailures`` (AWS then treats the whole batch as failed).
 
 Records left behind reappear when their visibility timeout expires, as on AWS (Lambda never
-changes it), and the queue's redrive policy moves them to the DLQ after ``maxReceiveCount``
-receives. ``release_failures=True`` instead makes them visible at once (ChangeMessageVisibility
-0): not AWS behaviour, only a shortcut for demos and tests that do not want to wait.
+changes it; a handler may, as the batcher does to defer a record), and the queue's redrive policy
+moves them to the DLQ after ``maxReceiveCount`` receives. ``release_failures=True`` instead makes
+them visible at once (ChangeMessageVisibility 0), which also cancels any delay the handler set:
+not AWS behaviour, only a shortcut for tests that do not want to wait (to test deferrals, keep
+it off and deploy with a short ``DeferDelaySeconds``).
 
 Time is scaled by ``time_scale`` (the batching window only: handler time and the function
 timeout are real) and read from an injectable :class:`Clock`, so tests run on a fake clock.

@@ -15,10 +15,11 @@ Call :func:`deploy_stack` inside an active
    :func:`_adapt_for_moto`);
 5. creates the stack with moto's CloudFormation and waits for ``CREATE_COMPLETE``;
 6. completes, through the public APIs, what moto's CloudFormation leaves out (see
-   :class:`_MotoGaps`): the function's layers, the queue policy, the alarm, the state machine's
-   registration with the Step Functions backend that runs executions, and the bucket's
-   notification configuration (which makes moto send the s3:TestEvent, as S3 does); moto's own
-   SQS poller is switched off, because emulator.poller replaces it.
+   :class:`_MotoGaps`): the function's layers, its environment variables as strings, the queue
+   policy, the alarm, the state machine's registration with the Step Functions backend that runs
+   executions, and the bucket's notification configuration (which makes moto send the
+   s3:TestEvent, as S3 does); moto's own SQS poller is switched off, because emulator.poller
+   replaces it.
 
 Template values are resolved by moto's own intrinsic-function resolver against the deployed
 stack, and every setting reported in :class:`DeployedStack` is read back from the deployed
@@ -716,6 +717,23 @@ class _MotoGaps:
                 name = self.resources[logical_id].physical_id
                 lam.update_function_configuration(FunctionName=name, Layers=arns)
 
+    def stringify_environments(self) -> None:
+        # Lambda's Environment.Variables is a map of strings, and CloudFormation passes a Number
+        # parameter's Ref there as its string ("8"). moto's CloudFormation stores the int it
+        # parsed the parameter into, which GetFunctionConfiguration then returns (and which
+        # os.environ refuses). Write the variables back as the strings AWS would hold.
+        lam = self.session.client("lambda")
+        for logical_id, _ in _created(self.cfn_template, "AWS::Lambda::Function", self.resolve):
+            name = self.resources[logical_id].physical_id
+            config = lam.get_function_configuration(FunctionName=name)
+            variables: Mapping[str, Any] = config.get("Environment", {}).get("Variables", {})
+            if all(isinstance(value, str) for value in variables.values()):
+                continue
+            lam.update_function_configuration(
+                FunctionName=name,
+                Environment={"Variables": {k: _cfn_string(v) for k, v in variables.items()}},
+            )
+
     def disable_moto_poller(self, function: DeployedFunction) -> None:
         # An enabled mapping makes moto's SQS invoke the function on every SendMessage, which
         # needs Docker. The local poller (emulator.poller) replaces it, so moto's copy is
@@ -803,6 +821,13 @@ class _MotoGaps:
             )
             applied.append(BucketNotification(bucket=bucket, configuration=configuration))
         return tuple(applied)
+
+
+def _cfn_string(value: Any) -> str:
+    """A resolved scalar as CloudFormation renders it into a string property."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
 
 
 _ALARM_PROPERTIES = frozenset(
@@ -971,6 +996,7 @@ def deploy_stack(
         resources = _list_resources(cfn, stack_id, resolve)
         gaps = _MotoGaps(session, cfn_template, resources, resolve)
         gaps.attach_layers()
+        gaps.stringify_environments()
         function = _describe_function(
             session, function_logical_id, resources, packager.local_sources, cfn_template
         )

@@ -56,6 +56,7 @@ class DemoError(RuntimeError):
 class Options:
     debounce_seconds: int | None
     batch_size: int | None
+    collapse_threshold: int | None
     poll_interval_seconds: int
     completion_seconds: float
     time_scale: float
@@ -155,6 +156,8 @@ def deploy(distribution_id: str, options: Options) -> DeployedStack:
         parameters["DebounceSeconds"] = options.debounce_seconds
     if options.batch_size is not None:
         parameters["BatchSize"] = options.batch_size
+    if options.collapse_threshold is not None:
+        parameters["CollapseThreshold"] = options.collapse_threshold
     try:
         return deploy_stack(TEMPLATE, parameters, stack_name=STACK_NAME)
     except StackDeployError as exc:
@@ -180,6 +183,8 @@ def describe_stack(stack: DeployedStack, options: Options) -> str:
         f" {', '.join(source.function_response_types)},"
         f" MaximumConcurrency {source.maximum_concurrency}"
     )
+    planner = ("CollapseThreshold", "BroadestWildcardDepth", "DeferDelaySeconds", "MaxReceiveCount")
+    lines.append("  planner: " + ", ".join(f"{name} {stack.parameters[name]}" for name in planner))
     lines.append(f"  tracker: PollIntervalSeconds {stack.parameters['PollIntervalSeconds']}")
     return "\n".join(lines)
 
@@ -440,6 +445,11 @@ def parse_options(argv: Sequence[str] | None) -> Options:
     parser = argparse.ArgumentParser(prog="make demo", description=__doc__.splitlines()[0])
     parser.add_argument("--debounce-seconds", type=int, help="DebounceSeconds (template default)")
     parser.add_argument("--batch-size", type=int, help="BatchSize (template default)")
+    parser.add_argument(
+        "--collapse-threshold",
+        type=int,
+        help="CollapseThreshold (template default; 0 shows every path instead of a wildcard)",
+    )
     parser.add_argument("--poll-interval-seconds", type=int, default=2)
     parser.add_argument(
         "--completion-seconds", type=float, default=5.0, help="CloudFront time to Completed"
@@ -453,6 +463,7 @@ def parse_options(argv: Sequence[str] | None) -> Options:
     return Options(
         debounce_seconds=args.debounce_seconds,
         batch_size=args.batch_size,
+        collapse_threshold=args.collapse_threshold,
         poll_interval_seconds=args.poll_interval_seconds,
         completion_seconds=args.completion_seconds,
         time_scale=args.time_scale,

@@ -32,7 +32,7 @@ class Deployments:
     plain: DeployedStack
     """Template defaults: no KeyPrefix, deletes not invalidated."""
     prefixed: DeployedStack
-    """KeyPrefix site/ and InvalidateDeletes true."""
+    """KeyPrefix site/, InvalidateDeletes true, BroadestWildcardDepth 2."""
 
     def client(self, service: str) -> Any:
         return self.session.client(service)  # type: ignore[call-overload]
@@ -62,6 +62,7 @@ def deployments() -> Iterator[Deployments]:
                     "InvalidateDeletes": "true",
                     "DebounceSeconds": 5,
                     "BatchSize": 50,
+                    "BroadestWildcardDepth": 2,
                 },
                 stack_name="prefixed",
                 artifacts_bucket="prefixed-artifacts",
@@ -141,7 +142,8 @@ class TestDeployedTemplate:
     def test_the_function_environment_is_resolved(self, deployments: Deployments) -> None:
         """Given the deployed stack,
         When the batcher's environment is read back,
-        Then every variable holds a real value: IDs, bucket, prefix, state machine ARN."""
+        Then every variable holds a real value: IDs, bucket, prefix, state machine ARN, the
+        stack's own queues and topic, and the planner settings."""
         stack = deployments.prefixed
 
         assert dict(stack.function.environment) == {
@@ -151,6 +153,13 @@ class TestDeployedTemplate:
             "ORIGIN_PATH": "",
             "INDEX_DOCUMENT": template_default("IndexDocument"),
             "STATE_MACHINE_ARN": stack.outputs["StateMachineArn"],
+            "QUEUE_URL": stack.outputs["QueueUrl"],
+            "DEAD_LETTER_QUEUE_URL": stack.outputs["DeadLetterQueueUrl"],
+            "TOPIC_ARN": stack.outputs["TopicArn"],
+            "MAX_RECEIVE_COUNT": template_default("MaxReceiveCount"),
+            "DEFER_DELAY_SECONDS": template_default("DeferDelaySeconds"),
+            "COLLAPSE_THRESHOLD": template_default("CollapseThreshold"),
+            "BROADEST_WILDCARD_DEPTH": "2",
             "POWERTOOLS_SERVICE_NAME": "cloudfront-invalidator",
             "POWERTOOLS_METRICS_NAMESPACE": "CloudFrontInvalidator",
             "POWERTOOLS_LOG_LEVEL": "INFO",
@@ -273,6 +282,22 @@ class TestRefusedDeployments:
             (
                 {"DistributionIds": DISTRIBUTION_ID, "BucketName": "x-site", "DebounceSeconds": 0},
                 "LargeBatchesNeedABatchingWindow",
+            ),
+            (
+                {
+                    "DistributionIds": DISTRIBUTION_ID,
+                    "BucketName": "x-site",
+                    "CollapseThreshold": 1,
+                },
+                "CollapseThresholdIsNotOne",
+            ),
+            (
+                {
+                    "DistributionIds": DISTRIBUTION_ID,
+                    "BucketName": "x-site",
+                    "DeferDelaySeconds": 0,
+                },
+                "DeferDelaySeconds",
             ),
         ],
     )

@@ -30,6 +30,7 @@ REGION = "us-east-1"
 BUCKET = "pipeline-site"
 TIME_SCALE = 0.01  # the template's batching window, a hundred times faster
 COMPLETION_SECONDS = 2.0  # CloudFront reports InProgress for 2 s, then Completed
+DEFER_DELAY_SECONDS = 1  # a deferred record returns to the queue after about a second
 WAIT_SECONDS = 30.0
 
 UPLOADS = {
@@ -102,6 +103,20 @@ class Pipeline:
         return statuses
 
 
+def dead_letters(queue_url: str) -> list[dict[str, Any]]:
+    sqs = boto3.client("sqs")
+    response = sqs.receive_message(
+        QueueUrl=queue_url, MaxNumberOfMessages=10, MessageAttributeNames=["All"]
+    )
+    return [
+        {
+            "body": m["Body"],
+            "attributes": {k: v["StringValue"] for k, v in m["MessageAttributes"].items()},
+        }
+        for m in response.get("Messages", [])
+    ]
+
+
 def wait_until(condition: Callable[[], bool], what: str) -> None:
     deadline = time.monotonic() + WAIT_SECONDS
     while not condition():
@@ -160,7 +175,12 @@ def pipeline() -> Iterator[Pipeline]:
         distribution_id = create_distribution()
         stack = deploy_stack(
             TEMPLATE,
-            {"DistributionIds": distribution_id, "BucketName": BUCKET, "PollIntervalSeconds": 2},
+            {
+                "DistributionIds": distribution_id,
+                "BucketName": BUCKET,
+                "PollIntervalSeconds": 2,
+                "DeferDelaySeconds": DEFER_DELAY_SECONDS,
+            },
             stack_name="pipeline",
         )
         logs = io.StringIO()
@@ -224,7 +244,10 @@ def test_a_duplicate_delivery_creates_no_second_invalidation(pipeline: Pipeline)
 
     assert again.outcome == "success", pipeline.logs.getvalue()
     assert pipeline.cloudfront.invalidation_count == 1
-    assert [c.outcome for c in pipeline.cloudfront.calls] == ["created", "duplicate"]
+    # The batcher read the distribution's invalidations first: the earlier one was created after
+    # these events, so nothing was requested (CloudFront's CallerReference deduplication would
+    # only have been the second line of defence).
+    assert [c.outcome for c in pipeline.cloudfront.calls] == ["created"]
     time.sleep(COMPLETION_SECONDS)
     response = sqs.receive_message(QueueUrl=pipeline.inbox_url, WaitTimeSeconds=0)
     assert response.get("Messages", []) == []
@@ -244,3 +267,52 @@ def test_a_later_upload_of_the_same_key_is_invalidated_again(pipeline: Pipeline)
 
     assert pipeline.cloudfront.invalidation_count == 2
     assert json.loads(envelope["Message"])["status"] == "COMPLETED"
+
+
+def test_a_full_quota_defers_the_records_until_they_can_be_served(pipeline: Pipeline) -> None:
+    """Given CloudFront refusing the first request with TooManyInvalidationsInProgress,
+    When the event source delivers the uploads,
+    Then the batcher defers them (a visibility delay of DeferDelaySeconds on the stack's own
+    queue), Lambda leaves them on the queue, they come back on their second delivery and are
+    invalidated then: one invalidation, one COMPLETED notification, nothing dead-lettered."""
+    pipeline.cloudfront.inject("CreateInvalidation", "TooManyInvalidationsInProgress")
+    pipeline.upload(["index.html", "css/site.css"])
+
+    batches = pipeline.drain_queue()
+    (envelope,) = pipeline.notifications(1)
+
+    first, *_, last = batches
+    object_ids = {r["messageId"] for r in first.event["Records"] if '"Records"' in r["body"]}
+    assert first.outcome == "partial", pipeline.logs.getvalue()
+    assert set(first.left_for_redelivery) == object_ids
+    assert last.outcome == "success", pipeline.logs.getvalue()
+    assert {r["messageId"] for b in batches[1:] for r in b.event["Records"]} == object_ids
+    assert {r["attributes"]["ApproximateReceiveCount"] for r in last.event["Records"]} == {"2"}
+    assert [c.outcome for c in pipeline.cloudfront.calls] == ["rejected", "created"]
+    assert json.loads(envelope["Message"])["status"] == "COMPLETED"
+    assert dead_letters(pipeline.stack.outputs["DeadLetterQueueUrl"]) == []
+
+
+def test_a_refusal_waiting_cannot_fix_reaches_the_dead_letter_queue_and_the_topic(
+    pipeline: Pipeline,
+) -> None:
+    """Given CloudFront refusing the request with AccessDenied,
+    When the event source delivers an upload,
+    Then the batcher copies the record to the stack's dead-letter queue with its error, the
+    stack's topic carries a FAILED notification for it, and Lambda deletes the original."""
+    pipeline.cloudfront.inject("CreateInvalidation", "AccessDenied")
+    pipeline.upload(["css/site.css"])
+
+    batches = pipeline.drain_queue()
+    (envelope,) = pipeline.notifications(1)
+
+    assert all(b.outcome == "success" for b in batches), pipeline.logs.getvalue()
+    (letter,) = dead_letters(pipeline.stack.outputs["DeadLetterQueueUrl"])
+    assert '"css/site.css"' in letter["body"]
+    assert letter["attributes"]["errorCode"] == "AccessDenied"
+    message = json.loads(envelope["Message"])
+    assert (message["status"], message["error"]) == ("FAILED", "AccessDenied")
+    assert message["sourceKeys"] == ["css/site.css"]
+    attributes = {k: v["Value"] for k, v in envelope["MessageAttributes"].items()}
+    assert attributes == {"status": "FAILED", "distributionId": pipeline.distribution_id}
+    assert pipeline.cloudfront.invalidation_count == 0

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ast
+import copy
 import json
 import os
 import re
@@ -13,10 +15,16 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
+from samtranslator.parser.parser import Parser
+from samtranslator.translator.translator import Translator
 
+from cfinvalidator.config import Config
+from cfinvalidator.errors import ConfigError
 from tests.template.cfn import (
     ACCOUNT_ID,
+    REGION,
     ROOT,
     TEMPLATE_PATH,
     Evaluator,
@@ -30,6 +38,7 @@ BUCKET = "my-site-origin-example"
 ARCHITECTURE_DOC = ROOT / "docs" / "architecture.md"
 TRACKER_DEFINITION = ROOT / "statemachine" / "tracker.asl.json"
 SAMCONFIG = ROOT / "samconfig.toml"
+CONFIG_MODULE = ROOT / "layers" / "shared" / "cfinvalidator" / "config.py"
 MAX_DISTRIBUTIONS = 10
 
 # Actions AWS only authorises on Resource "*", and why. Nothing else may use "*".
@@ -131,6 +140,106 @@ def _distribution_arns(ids: list[str]) -> list[str]:
     return sorted(f"arn:aws:cloudfront::{ACCOUNT_ID}:distribution/{i}" for i in ids)
 
 
+def _dead_letter_queue_id(template: Mapping[str, Any]) -> str:
+    queue = template["Resources"][_event_queue_id(template)]["Properties"]
+    return queue["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"][0]  # type: ignore[no-any-return]
+
+
+def _translated(template: Mapping[str, Any]) -> dict[str, Any]:
+    """The template as SAM translates it (policy templates and event-source policies expanded).
+
+    Offline, like emulator.stack: local artifact paths become placeholder s3:// URIs and
+    samtranslator's bundled managed-policy map answers instead of IAM.
+    """
+    sam = copy.deepcopy(json.loads(json.dumps(template)))
+    for resource in sam["Resources"].values():
+        properties = resource.get("Properties", {})
+        for name in ("CodeUri", "ContentUri", "DefinitionUri"):
+            if isinstance(properties.get(name), str):
+                properties[name] = f"s3://artifacts/{name}"
+    translator = Translator(None, Parser(), boto_session=boto3.Session(region_name=REGION))
+    translated: dict[str, Any] = translator.translate(
+        sam,
+        parameter_values={"DistributionIds": "E2EXAMPLE12345", "BucketName": BUCKET},
+        get_managed_policy_map=dict,
+    )
+    return translated
+
+
+def _queue_and_topic_grants(template: Mapping[str, Any], role_id: str) -> dict[str, list[str]]:
+    """SQS and SNS action -> evaluated resources, over every inline policy of a translated role."""
+    translated = _translated(template)
+    role = translated["Resources"][role_id]["Properties"]
+    evaluator = _evaluator(translated)
+    grants: dict[str, list[str]] = {}
+    for policy in role.get("Policies", []):
+        for path, statement in iter_statements(policy["PolicyDocument"], policy["PolicyName"]):
+            actions = [str(a) for a in _actions(statement)]
+            if not any(a.lower().startswith(("sqs:", "sns:")) for a in actions):
+                continue
+            assert statement["Effect"] == "Allow", path
+            assert "NotAction" not in statement, path
+            assert "NotResource" not in statement, path
+            resources = as_list(evaluator.evaluate(statement["Resource"]))
+            for action in actions:
+                grants.setdefault(action, []).extend(resources)
+    return grants
+
+
+def _is_env(node: ast.AST) -> bool:
+    return isinstance(node, ast.Name) and node.id == "env"
+
+
+def _env_name_argument(node: ast.AST) -> ast.AST | None:
+    """The expression naming the variable when ``node`` reads the environment, else None."""
+    if isinstance(node, ast.Subscript) and _is_env(node.value):
+        return node.slice
+    if not isinstance(node, ast.Call):
+        return None
+    func = node.func
+    if isinstance(func, ast.Attribute) and _is_env(func.value) and func.attr == "get":
+        return node.args[0]
+    # A helper given env and a literal name (its own body is scanned for how it reads it).
+    following = [node.args[i + 1] for i, arg in enumerate(node.args[:-1]) if _is_env(arg)]
+    literal = [a for a in following if isinstance(a, ast.Constant)]
+    return literal[0] if literal else None
+
+
+def _config_variables() -> set[str]:
+    """Environment variable names cfinvalidator/config.py reads: ``env.get("X")``, ``env["X"]``
+    and helper calls that take ``env`` followed by the name (``_required(env, "X", ...)``).
+
+    A helper forwarding its own parameter (``_required(env, name, ...)`` inside ``_matching``) is
+    not a read; any other non-literal name is reported as ``<dynamic>``.
+    """
+    names: set[str] = set()
+
+    def visit(node: ast.AST, forwarded: frozenset[str]) -> None:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            forwarded = forwarded | {a.arg for a in node.args.args + node.args.kwonlyargs}
+        name = _env_name_argument(node)
+        if isinstance(name, ast.Constant) and isinstance(name.value, str):
+            names.add(name.value)
+        elif name is not None and not (isinstance(name, ast.Name) and name.id in forwarded):
+            names.add("<dynamic>")
+        for child in ast.iter_child_nodes(node):
+            visit(child, forwarded)
+
+    visit(ast.parse(CONFIG_MODULE.read_text(encoding="utf-8")), frozenset())
+    return names
+
+
+def _valid_env(**overrides: str) -> dict[str, str]:
+    return {
+        "DISTRIBUTION_IDS": "E2EXAMPLE12345",
+        "BUCKET_NAME": BUCKET,
+        "STATE_MACHINE_ARN": f"arn:aws:states:{REGION}:{ACCOUNT_ID}:stateMachine:tracker",
+        "QUEUE_URL": f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT_ID}/queue",
+        "DEAD_LETTER_QUEUE_URL": f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT_ID}/dlq",
+        "TOPIC_ARN": f"arn:aws:sns:{REGION}:{ACCOUNT_ID}:topic",
+    } | overrides
+
+
 # ----------------------------------------------------------------------------- least privilege
 
 
@@ -173,12 +282,17 @@ def test_no_cloudfront_statement_uses_a_wildcard(template: dict[str, Any]) -> No
 def test_each_role_gets_only_the_cloudfront_actions_it_uses(template: dict[str, Any]) -> None:
     """Given the batcher function and the tracker state machine
     When collecting the CloudFront actions their policies grant
-    Then the batcher may only create invalidations, and the tracker may only get them."""
+    Then the batcher may read (list, get) and create invalidations, and the tracker may only
+    get them."""
     batcher = {a for _, s in _cloudfront_statements(_batcher(template)) for a in _actions(s)}
     machines = _state_machines(template)
     tracker = {a for _, s in _cloudfront_statements(machines) for a in _actions(s)}
 
-    assert batcher == {"cloudfront:CreateInvalidation"}
+    assert batcher == {
+        "cloudfront:CreateInvalidation",
+        "cloudfront:GetInvalidation",
+        "cloudfront:ListInvalidations",
+    }
     assert tracker == {"cloudfront:GetInvalidation"}
 
 
@@ -224,6 +338,43 @@ def test_batcher_may_start_only_the_tracker(template: dict[str, Any]) -> None:
                  and "StepFunctionsExecutionPolicy" in p]  # fmt: skip
 
     assert execution == [{"StateMachineName": {"Fn::GetAtt": ["TrackerStateMachine", "Name"]}}]
+
+
+def test_batcher_queue_and_topic_permissions_are_scoped(template: dict[str, Any]) -> None:
+    """Given the batcher's role as SAM translates it (policy templates expanded)
+    When collecting every SQS and SNS action of its inline policies
+    Then it may change visibility only on the source queue, send only to the dead-letter queue
+    and publish only to the notification topic, and nothing else on SQS or SNS."""
+    queue_id, dlq_id = _event_queue_id(template), _dead_letter_queue_id(template)
+
+    grants = _queue_and_topic_grants(template, "BatcherFunctionRole")
+
+    assert grants == {
+        "sqs:ChangeMessageVisibility": [f"<{queue_id}.Arn>"],
+        # The policy template's wildcard covers SendMessage and SendMessageBatch, on one queue.
+        "sqs:SendMessage*": [f"arn:aws:sqs:{REGION}:{ACCOUNT_ID}:<{dlq_id}.QueueName>"],
+        "sns:Publish": [f"arn:aws:sns:{REGION}:{ACCOUNT_ID}:<NotificationTopic.TopicName>"],
+    }
+    assert _batcher(template)["Environment"]["Variables"]["TOPIC_ARN"] == {
+        "Ref": "NotificationTopic"
+    }
+
+
+def test_batcher_managed_policies_are_the_expected_ones(template: dict[str, Any]) -> None:
+    """Given the batcher's role as SAM translates it
+    When listing its managed policies
+    Then they are exactly Lambda's basic execution role, the SQS event source's execution role
+    (ReceiveMessage, DeleteMessage, GetQueueAttributes: not ChangeMessageVisibility, hence the
+    explicit statement) and X-Ray's write-only access for active tracing."""
+    role = _translated(template)["Resources"]["BatcherFunctionRole"]["Properties"]
+
+    assert sorted(role["ManagedPolicyArns"]) == sorted(
+        [
+            "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole",
+            "arn:aws:iam::aws:policy/service-role/AWSLambdaSQSQueueExecutionRole",
+            "arn:aws:iam::aws:policy/AWSXrayWriteOnlyAccess",
+        ]
+    )
 
 
 # ----------------------------------------------------------------------------- queues and bucket
@@ -435,7 +586,109 @@ def test_batcher_environment_values(template: dict[str, Any]) -> None:
     assert env["ORIGIN_PATH"] == "/site"
     assert env["INDEX_DOCUMENT"] == "index.html"
     assert env["STATE_MACHINE_ARN"] == "<TrackerStateMachine>"
+    assert env["QUEUE_URL"] == f"<{_event_queue_id(template)}>"
+    assert env["DEAD_LETTER_QUEUE_URL"] == f"<{_dead_letter_queue_id(template)}>"
+    assert env["TOPIC_ARN"] == "<NotificationTopic>"
     assert env["POWERTOOLS_LOG_LEVEL"] == _batcher(template)["LoggingConfig"]["ApplicationLogLevel"]
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {},
+        {"MaxReceiveCount": "3", "DeferDelaySeconds": "120", "CollapseThreshold": "0",
+         "BroadestWildcardDepth": "1"},
+    ],
+    ids=["defaults", "overridden"],
+)  # fmt: skip
+def test_batcher_planner_settings_come_from_the_parameters(
+    template: dict[str, Any], overrides: dict[str, str]
+) -> None:
+    """Given the planner parameters (defaults, or overridden)
+    When the batcher's environment is evaluated
+    Then each planner variable carries its parameter's value, and the receive limit the batcher
+    dead-letters at is the queue's own redrive limit."""
+    evaluator = _evaluator(template, **overrides)
+    parameters = template["Parameters"]
+    variables = _batcher(template)["Environment"]["Variables"]
+    queue = template["Resources"][_event_queue_id(template)]["Properties"]
+
+    env = evaluator.evaluate(variables)
+
+    expected = {
+        "MAX_RECEIVE_COUNT": "MaxReceiveCount",
+        "DEFER_DELAY_SECONDS": "DeferDelaySeconds",
+        "COLLAPSE_THRESHOLD": "CollapseThreshold",
+        "BROADEST_WILDCARD_DEPTH": "BroadestWildcardDepth",
+    }
+    for variable, parameter in expected.items():
+        assert variables[variable] == {"Ref": parameter}, variable
+        assert env[variable] == overrides.get(parameter, str(parameters[parameter]["Default"]))
+    assert variables["MAX_RECEIVE_COUNT"] == queue["RedrivePolicy"]["maxReceiveCount"]
+    assert parameters["MaxReceiveCount"]["Default"] == 8
+
+
+def test_every_variable_the_configuration_reads_is_declared(template: dict[str, Any]) -> None:
+    """Given the environment variables cfinvalidator/config.py reads
+    When comparing them with the batcher's declared environment
+    Then each one is declared, and every declared variable other than Powertools' is read."""
+    read = _config_variables()
+    declared = set(_batcher(template)["Environment"]["Variables"])
+
+    assert "<dynamic>" not in read, "config.py reads a variable whose name is not a literal"
+    assert {"DISTRIBUTION_IDS", "QUEUE_URL", "COLLAPSE_THRESHOLD"} <= read  # the scan works
+    assert read <= declared, f"read but not declared: {sorted(read - declared)}"
+    assert {d for d in declared if not d.startswith("POWERTOOLS_")} == read
+
+
+@pytest.mark.parametrize(
+    ("parameter", "variable"),
+    [
+        ("MaxReceiveCount", "MAX_RECEIVE_COUNT"),
+        ("DeferDelaySeconds", "DEFER_DELAY_SECONDS"),
+        ("CollapseThreshold", "COLLAPSE_THRESHOLD"),
+        ("BroadestWildcardDepth", "BROADEST_WILDCARD_DEPTH"),
+    ],
+)
+def test_planner_parameter_ranges_match_what_the_batcher_accepts(
+    template: dict[str, Any], parameter: str, variable: str
+) -> None:
+    """Given a planner parameter's MinValue, MaxValue and Default
+    When the batcher's configuration parses them
+    Then it accepts the bounds and the default and refuses just outside them, so CloudFormation
+    refuses what the function would refuse on its first invocation."""
+    spec = template["Parameters"][parameter]
+    low, high = int(spec["MinValue"]), int(spec["MaxValue"])
+
+    for accepted in (low, high, int(spec["Default"])):
+        Config.from_env(_valid_env(**{variable: str(accepted)}))
+    for refused in (low - 1, high + 1):
+        with pytest.raises(ConfigError, match=variable):
+            Config.from_env(_valid_env(**{variable: str(refused)}))
+
+
+@pytest.mark.parametrize(("threshold", "allowed"), [("0", True), ("1", False), ("2", True),
+                                                    ("10", True), ("3000", True)])  # fmt: skip
+def test_rules_reject_a_collapse_threshold_of_one(
+    template: dict[str, Any], threshold: str, allowed: bool
+) -> None:
+    """Given a CollapseThreshold value
+    When the template's Rules assertions are evaluated and the batcher parses the same value
+    Then both refuse exactly 1 (every single change would become a wildcard)."""
+    evaluator = _evaluator(template, CollapseThreshold=threshold)
+
+    results = [
+        evaluator.evaluate(assertion["Assert"])
+        for rule in template["Rules"].values()
+        for assertion in rule["Assertions"]
+    ]
+
+    assert all(results) is allowed
+    if allowed:
+        Config.from_env(_valid_env(COLLAPSE_THRESHOLD=threshold))
+    else:
+        with pytest.raises(ConfigError, match="COLLAPSE_THRESHOLD"):
+            Config.from_env(_valid_env(COLLAPSE_THRESHOLD=threshold))
 
 
 def test_every_function_and_state_machine_logs_to_a_retained_log_group(

@@ -45,7 +45,7 @@ def test_optional_variables_default() -> None:
     config = Config.from_env(REQUIRED)
     assert (config.key_prefix, config.origin_path, config.index_document) == ("", "", "index.html")
     assert (config.collapse_threshold, config.broadest_wildcard_depth) == (10, 0)
-    assert (config.max_receive_count, config.defer_delay_seconds) == (5, 30)
+    assert (config.max_receive_count, config.defer_delay_seconds) == (8, 30)
 
 
 @pytest.mark.parametrize(

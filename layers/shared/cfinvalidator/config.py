@@ -35,7 +35,7 @@ class Config:
     queue_url: str
     dead_letter_queue_url: str
     topic_arn: str
-    max_receive_count: int = 5
+    max_receive_count: int = 8
     defer_delay_seconds: int = 30
     collapse_threshold: int = 10
     broadest_wildcard_depth: int = 0
@@ -75,7 +75,7 @@ class Config:
                 "COLLAPSE_THRESHOLD must be 0 (never collapse) or at least 2: 1 would turn "
                 "every single change into a wildcard"
             )
-        max_receive_count = _integer(env, "MAX_RECEIVE_COUNT", 5, 1, 1000, problems)
+        max_receive_count = _integer(env, "MAX_RECEIVE_COUNT", 8, 1, 1000, problems)
         defer_delay_seconds = _integer(env, "DEFER_DELAY_SECONDS", 30, 1, 900, problems)
         broadest = _integer(env, "BROADEST_WILDCARD_DEPTH", 0, 0, 100, problems)
         if problems:

@@ -153,7 +153,7 @@ class SimSettings:
     """Everything that shapes a run. Defaults are the stack's (template.yaml) and AWS's."""
 
     # The event source mapping (template: BatchSize, DebounceSeconds, MaxConcurrency).
-    batch_size: int = 1000
+    batch_size: int = 10_000
     batching_window_seconds: float = 30.0
     max_concurrency: int = 2
     report_batch_item_failures: bool = True

@@ -293,7 +293,10 @@ def _record_keys(body: str) -> list[str]:
 
 # ---------------------------------------------------------------------------------- tracking
 def report_invalidations(
-    cloudfront_fake: FaithfulCloudFront, cloudfront: Any, timeline: Timeline
+    cloudfront_fake: FaithfulCloudFront,
+    cloudfront: Any,
+    timeline: Timeline,
+    uploaded: Sequence[str],
 ) -> list[tuple[str, str]]:
     created = [c for c in cloudfront_fake.calls if c.outcome == "created"]
     if not created:
@@ -305,10 +308,15 @@ def report_invalidations(
             DistributionId=call.distribution_id, Id=call.invalidation_id
         )["Invalidation"]
         paths = invalidation["InvalidationBatch"]["Paths"].get("Items", [])
+        planned = (
+            f"{len(uploaded)} uploads; the planner collapses a directory into one wildcard once"
+            " its changes need CollapseThreshold paths (--collapse-threshold 0 lists each path)"
+        )
         timeline.say(
             f"CreateInvalidation on {call.distribution_id}: {invalidation['Id']}"
             f" ({invalidation['Status']}), {len(paths)} paths:\n"
-            + "\n".join(f"  {p}" for p in paths),
+            + "\n".join(f"  {p}" for p in paths)
+            + f"\n  ({planned})",
             at=call.at,  # the fake's clock is time.monotonic
         )
         result.append((call.distribution_id, call.invalidation_id))
@@ -419,7 +427,7 @@ def run(options: Options) -> None:
             report_batch(batch, options, timeline)
         # CreateInvalidation happens inside the batcher's invocation, so it is shown before the
         # invocation's result to keep the timeline in time order.
-        invalidations = report_invalidations(cloudfront_fake, cloudfront, timeline)
+        invalidations = report_invalidations(cloudfront_fake, cloudfront, timeline, uploaded)
         for batch in batches:
             report_batch_result(batch, timeline)
         _show_logs(logs, options, timeline)

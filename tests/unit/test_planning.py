@@ -249,6 +249,7 @@ def test_budget_is_what_in_progress_invalidations_leave() -> None:
         [busy(2990, 14), KnownInvalidation("I2", CHANGED, "Completed", ("/x", "/y/*"))]
     )
     assert state.budget == Budget(files=10, wildcards=1)
+    assert DistributionState.of([], unread_in_progress=50).budget == Budget(files=2950)
 
 
 def test_a_full_wildcard_quota_falls_back_to_file_paths() -> None:

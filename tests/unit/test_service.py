@@ -266,3 +266,19 @@ def test_unexpected_errors_propagate_instead_of_acknowledging() -> None:
 
     with pytest.raises(RuntimeError):
         World(cloudfront=Broken()).run(batch())
+
+
+def test_reading_a_crowded_distribution_is_bounded_and_conservative() -> None:
+    """Given another tool with 150 one-path invalidations in progress, when a record is served,
+    then at most 100 are read in detail (the unread ones count as one file path each, see the
+    ledger test) and the record's invalidation is created."""
+    world = World(config=replace(CONFIG, distribution_ids=(D1,)))
+    for n in range(150):
+        world.cloudfront.create_invalidation(D1, (f"/other/{n}.html",), f"other-{n}")
+    outcome = world.run([msg("m1", "a.css")])
+    assert world.cloudfront.detail_calls == 100
+    assert world.cloudfront.list_calls == 2
+    [plan] = outcome.plans
+    assert plan.request is not None
+    assert plan.request.paths == ("/a.css",)
+    assert outcome.failed == {}

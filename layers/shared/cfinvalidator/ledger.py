@@ -51,8 +51,12 @@ class DistributionState:
     invalidation_ids: frozenset[str] = frozenset()
 
     @classmethod
-    def of(cls, invalidations: Iterable[KnownInvalidation]) -> DistributionState:
-        busy_files = busy_wildcards = 0
+    def of(
+        cls, invalidations: Iterable[KnownInvalidation], *, unread_in_progress: int = 0
+    ) -> DistributionState:
+        """``unread_in_progress``: in-progress invalidations whose paths were not read; each is
+        assumed to hold one file path (the least an invalidation can)."""
+        busy_files, busy_wildcards = unread_in_progress, 0
         exact: dict[str, KnownInvalidation] = {}
         wildcards: list[tuple[str, KnownInvalidation]] = []
         for invalidation in sorted(invalidations, key=lambda i: i.create_time):

@@ -68,6 +68,10 @@ from cfinvalidator.retry import (
 # is minutes). Listing stops there, or after MAX_LIST_PAGES pages of 100.
 IN_PROGRESS_LOOKBACK = timedelta(hours=1)
 MAX_LIST_PAGES = 10
+# GetInvalidation calls per distribution per invocation. Beyond it (a distribution where another
+# tool keeps hundreds of one-path invalidations in progress), each unread in-progress
+# invalidation is assumed to hold one file path, and none counts as coverage.
+MAX_DETAIL_READS = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -248,32 +252,35 @@ class _Distribution:
         if since is not None:
             horizon = min(horizon, since)
         known: list[KnownInvalidation] = []
+        unread = 0
         marker: str | None = None
         for _ in range(MAX_LIST_PAGES):
             page = self._retrying(partial(api.list_invalidations, self.id, marker))
             for item in page.items:
                 if item.create_time < horizon:
-                    return DistributionState.of(known)
-                relevant = item.status != "Completed" or (
-                    since is not None and item.create_time > since
+                    return DistributionState.of(known, unread_in_progress=unread)
+                in_progress = item.status != "Completed"
+                if not in_progress and (since is None or item.create_time <= since):
+                    continue  # completed before anything in the batch changed: irrelevant
+                if len(known) >= MAX_DETAIL_READS:
+                    unread += in_progress
+                    continue
+                details = self._retrying(
+                    partial(api.invalidation_details, self.id, item.invalidation_id)
                 )
-                if relevant:
-                    details = self._retrying(
-                        partial(api.invalidation_details, self.id, item.invalidation_id)
+                known.append(
+                    KnownInvalidation(
+                        item.invalidation_id,
+                        item.create_time,
+                        item.status,
+                        details.paths,
+                        details.caller_reference,
                     )
-                    known.append(
-                        KnownInvalidation(
-                            item.invalidation_id,
-                            item.create_time,
-                            item.status,
-                            details.paths,
-                            details.caller_reference,
-                        )
-                    )
+                )
             if page.next_marker is None:
                 break
             marker = page.next_marker
-        return DistributionState.of(known)
+        return DistributionState.of(known, unread_in_progress=unread)
 
     def serve(self, changes: Sequence[Change], since: datetime | None) -> None:
         message_ids = {c.event.message_id for c in changes}

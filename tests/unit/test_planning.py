@@ -252,21 +252,31 @@ def test_budget_is_what_in_progress_invalidations_leave() -> None:
     assert DistributionState.of([], unread_in_progress=50).budget == Budget(files=2950)
 
 
-def test_a_full_wildcard_quota_falls_back_to_file_paths() -> None:
+def test_a_full_wildcard_quota_makes_fresh_records_wait_and_waited_ones_use_file_paths() -> None:
     """Given 20 changed files in one directory (normally `/img/*`) and no wildcard free, then
-    they are requested as 20 file paths; with only 10 file paths free, 10 records are served."""
+    fresh records wait for wildcard quota (20 paths would cost 19 more than the wildcard), while
+    records already deferred twice are served with file paths, as many as the free files allow."""
     keys = [f"img/photo-{i:02d}.jpg" for i in range(20)]
     g = gathered(*(message(f"m{i:02d}", k, seq=f"{i:02d}") for i, k in enumerate(keys)))
-    priority = [f"m{i:02d}" for i in range(20)]
-    plan = plan_distribution(
-        D, g.changes, DistributionState.of([busy(0, 15)]), CollapsePolicy(), priority=priority
+    ids = [f"m{i:02d}" for i in range(20)]
+    no_wildcard = DistributionState.of([busy(0, 15)])
+    fresh = plan_distribution(D, g.changes, no_wildcard, CollapsePolicy(), priority=ids)
+    assert fresh.request is None
+    assert fresh.deferred == set(ids)
+    waited = plan_distribution(
+        D, g.changes, no_wildcard, CollapsePolicy(), priority=ids, impatient=frozenset(ids)
     )
-    assert plan.request is not None
-    assert len(plan.request.paths) == 20
-    assert plan.deferred == frozenset()
+    assert waited.request is not None
+    assert len(waited.request.paths) == 20
+    assert waited.deferred == frozenset()
     tight = plan_distribution(
-        D, g.changes, DistributionState.of([busy(2990, 15)]), CollapsePolicy(), priority=priority
+        D,
+        g.changes,
+        DistributionState.of([busy(2990, 15)]),
+        CollapsePolicy(),
+        priority=ids,
+        impatient=frozenset(ids[5:]),
     )
     assert tight.request is not None
-    assert tight.request.message_ids == set(priority[:10])
-    assert tight.deferred == set(priority[10:])
+    assert tight.request.message_ids == set(ids[5:15])
+    assert tight.deferred == set(ids[:5]) | set(ids[15:])

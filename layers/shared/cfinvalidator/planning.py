@@ -31,6 +31,9 @@ SAMPLE_SIZE = 50
 # Execution input and SNS messages are capped at 256 KiB: the samples stay well below it.
 SAMPLE_BUDGET_BYTES = 32 * 1024
 CALLER_REFERENCE_PREFIX = "cfinv-"
+# From this delivery on, a record may be served with file paths instead of waiting for wildcard
+# quota (two deferrals, about 45 s to 1.5 min with the default DeferDelaySeconds).
+IMPATIENT_FROM_DELIVERY = 3
 _EXECUTION_NAME_UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
 
 
@@ -214,12 +217,26 @@ def _choose(
     options: Sequence[Selection],
     budget: Budget,
     priority: Sequence[str],
+    impatient: frozenset[str],
 ) -> tuple[Mapping[str, str], set[str]]:
-    """The first selection that fits whole; else the one whose partial admission serves most."""
-    for option in options:
-        if option.fits:
-            return option.cover, set(option.cover.values())
-    admitted = [(option.cover, _admit(needs, option.cover, budget, priority)) for option in options]
+    """The cost-collapsed selection if it fits whole.
+
+    Otherwise the fallback that starts from exact paths (``candidates``) may serve records that
+    have already waited (``impatient``): it bills more paths, so fresh records wait for wildcard
+    quota instead, which usually frees up within seconds. Between partial admissions, the one
+    serving more records wins.
+    """
+    first = options[0]
+    if first.fits:
+        return first.cover, set(first.cover.values())
+    waiting = {mid for mid, need in needs.items() if need.paths}
+    fallback = options[1] if len(options) > 1 else None
+    if fallback is not None and fallback.fits and waiting <= impatient:
+        return fallback.cover, set(fallback.cover.values())
+    admitted = [(first.cover, _admit(needs, first.cover, budget, priority))]
+    if fallback is not None:
+        patient_last = [mid for mid in priority if mid in impatient]
+        admitted.append((fallback.cover, _admit(needs, fallback.cover, budget, patient_last)))
     return max(admitted, key=lambda pair: len(_served(needs, *pair)))
 
 
@@ -231,11 +248,18 @@ def plan_distribution(
     *,
     priority: Sequence[str],
     redelivered: frozenset[str] = frozenset(),
+    impatient: frozenset[str] = frozenset(),
 ) -> DistributionPlan:
-    """Plan one distribution's request. ``priority`` orders message IDs for partial service."""
+    """Plan one distribution's request.
+
+    ``priority`` orders message IDs for partial service; ``redelivered`` records may reuse an
+    earlier invalidation's tracker; ``impatient`` records (already deferred more than once) may
+    be served with more billed paths when the wildcard quota stays full.
+    """
     needs, reused, covered = _needs(changes, state, redelivered)
     needed = set().union(*(need.paths for need in needs.values()))
-    cover, chosen = _choose(needs, candidates(needed, policy, state.budget), state.budget, priority)
+    options = candidates(needed, policy, state.budget)
+    cover, chosen = _choose(needs, options, state.budget, priority, impatient)
     served = _served(needs, cover, chosen)
     deferred = frozenset(mid for mid, need in needs.items() if need.paths and mid not in served)
     request = None

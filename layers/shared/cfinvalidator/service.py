@@ -45,6 +45,7 @@ from cfinvalidator.ledger import DistributionState, KnownInvalidation
 from cfinvalidator.observability import logger, metrics
 from cfinvalidator.paths import PathRules
 from cfinvalidator.planning import (
+    IMPATIENT_FROM_DELIVERY,
     Change,
     DistributionPlan,
     InvalidationRequest,
@@ -289,7 +290,9 @@ class _Distribution:
         except CloudFrontError as error:
             self.batch.judge_error(message_ids, error, self.id)
             return
-        redelivered = frozenset(m for m in message_ids if self.batch.messages[m].receive_count > 1)
+        deliveries = {m: self.batch.messages[m].receive_count for m in message_ids}
+        redelivered = frozenset(m for m, n in deliveries.items() if n > 1)
+        impatient = frozenset(m for m, n in deliveries.items() if n >= IMPATIENT_FROM_DELIVERY)
         plan = plan_distribution(
             self.id,
             changes,
@@ -297,6 +300,7 @@ class _Distribution:
             policy_from(self.config),
             priority=self.batch.priority(),
             redelivered=redelivered,
+            impatient=impatient,
         )
         self.outcome.plans.append(plan)
         if plan.deferred:

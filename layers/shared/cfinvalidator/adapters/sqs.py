@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
@@ -14,6 +15,9 @@ if TYPE_CHECKING:
     from mypy_boto3_sqs.type_defs import MessageAttributeValueTypeDef
 
 _BATCH = 10  # SQS batch APIs take at most 10 entries
+# Deferring a 10,000-record batch takes 1,000 ChangeMessageVisibilityBatch calls: run them a few
+# at a time (boto3 clients are thread-safe) so they fit well inside the function's timeout.
+_PARALLEL_CALLS = 8
 _BATCH_BYTES = 200 * 1024  # SendMessageBatch caps a whole batch (1 MiB); stay well below
 
 
@@ -74,44 +78,52 @@ class Boto3QueueApi:
         self._dead_letter_queue_url = dead_letter_queue_url
 
     def defer(self, deferrals: Sequence[Deferral]) -> set[str]:
-        failed: set[str] = set()
-        for start in range(0, len(deferrals), _BATCH):
-            chunk = deferrals[start : start + _BATCH]
-            try:
-                response = self._client.change_message_visibility_batch(
-                    QueueUrl=self._queue_url,
-                    Entries=[
-                        {
-                            "Id": str(i),
-                            "ReceiptHandle": d.receipt_handle,
-                            "VisibilityTimeout": d.seconds,
-                        }
-                        for i, d in enumerate(chunk)
-                    ],
-                )
-            except (ClientError, BotoCoreError):
-                failed.update(d.message_id for d in chunk)
-                continue
-            failed.update(chunk[int(f["Id"])].message_id for f in response.get("Failed", []))
-        return failed
+        chunks = [deferrals[i : i + _BATCH] for i in range(0, len(deferrals), _BATCH)]
+        return _in_parallel(self._defer_chunk, chunks)
+
+    def _defer_chunk(self, chunk: Sequence[Deferral]) -> set[str]:
+        try:
+            response = self._client.change_message_visibility_batch(
+                QueueUrl=self._queue_url,
+                Entries=[
+                    {
+                        "Id": str(i),
+                        "ReceiptHandle": d.receipt_handle,
+                        "VisibilityTimeout": d.seconds,
+                    }
+                    for i, d in enumerate(chunk)
+                ],
+            )
+        except (ClientError, BotoCoreError):
+            return {d.message_id for d in chunk}
+        return {chunk[int(f["Id"])].message_id for f in response.get("Failed", [])}
 
     def dead_letter(self, letters: Sequence[DeadLetter]) -> set[str]:
-        failed: set[str] = set()
-        for chunk in _chunks(letters):
-            try:
-                response = self._client.send_message_batch(
-                    QueueUrl=self._dead_letter_queue_url,
-                    Entries=[
-                        {
-                            "Id": str(i),
-                            "MessageBody": letter.body,
-                            "MessageAttributes": _attributes(letter),
-                        }
-                        for i, letter in enumerate(chunk)
-                    ],
-                )
-            except (ClientError, BotoCoreError):
-                failed.update(letter.message_id for letter in chunk)
-                continue
-            failed.update(chunk[int(f["Id"])].message_id for f in response.get("Failed", []))
-        return failed
+        return _in_parallel(self._dead_letter_chunk, _chunks(letters))
+
+    def _dead_letter_chunk(self, chunk: Sequence[DeadLetter]) -> set[str]:
+        try:
+            response = self._client.send_message_batch(
+                QueueUrl=self._dead_letter_queue_url,
+                Entries=[
+                    {
+                        "Id": str(i),
+                        "MessageBody": letter.body,
+                        "MessageAttributes": _attributes(letter),
+                    }
+                    for i, letter in enumerate(chunk)
+                ],
+            )
+        except (ClientError, BotoCoreError):
+            return {letter.message_id for letter in chunk}
+        return {chunk[int(f["Id"])].message_id for f in response.get("Failed", [])}
+
+
+def _in_parallel[T](
+    call: Callable[[Sequence[T]], set[str]], chunks: Sequence[Sequence[T]]
+) -> set[str]:
+    """The union of ``call(chunk)`` over all chunks, a few calls at a time."""
+    if len(chunks) <= 1:
+        return set().union(*(call(chunk) for chunk in chunks))
+    with ThreadPoolExecutor(max_workers=min(_PARALLEL_CALLS, len(chunks))) as pool:
+        return set().union(*pool.map(call, chunks))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import boto3
 from moto import mock_aws
+from mypy_boto3_sqs.type_defs import MessageTypeDef
 
 from cfinvalidator.adapters.sqs import Boto3QueueApi, DeadLetter, Deferral
 
@@ -19,7 +20,7 @@ def test_deferring_and_dead_lettering_many_records() -> None:
         dlq = sqs.create_queue(QueueName="dlq")["QueueUrl"]
         for n in range(25):
             sqs.send_message(QueueUrl=queue, MessageBody=f"body-{n}")
-        received = []
+        received: list[MessageTypeDef] = []
         while len(received) < 25:
             received += sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10)["Messages"]
         api = Boto3QueueApi(sqs, queue, dlq)
@@ -37,7 +38,7 @@ def test_deferring_and_dead_lettering_many_records() -> None:
             DeadLetter(m["MessageId"], m["Body"], "AccessDenied", "denied", 1) for m in received
         ]
         assert api.dead_letter(letters) == set()
-        copied = []
+        copied: list[MessageTypeDef] = []
         while len(copied) < 25:
             copied += sqs.receive_message(
                 QueueUrl=dlq, MaxNumberOfMessages=10, MessageAttributeNames=["All"]

@@ -244,10 +244,12 @@ def test_a_duplicate_delivery_creates_no_second_invalidation(pipeline: Pipeline)
 
     assert again.outcome == "success", pipeline.logs.getvalue()
     assert pipeline.cloudfront.invalidation_count == 1
-    # The batcher read the distribution's invalidations first: the earlier one was created after
-    # these events, so nothing was requested (CloudFront's CallerReference deduplication would
-    # only have been the second line of defence).
-    assert [c.outcome for c in pipeline.cloudfront.calls] == ["created"]
+    # Either the batcher saw the first invalidation in the listing and asked nothing, or (when it
+    # was created within the ledger's one-second clock margin, as the window here runs a hundred
+    # times faster) it asked again with the same CallerReference and CloudFront returned the
+    # first invalidation. Both are free; a second "created" would be billed.
+    outcomes = [c.outcome for c in pipeline.cloudfront.calls]
+    assert outcomes in (["created"], ["created", "duplicate"])
     time.sleep(COMPLETION_SECONDS)
     response = sqs.receive_message(QueueUrl=pipeline.inbox_url, WaitTimeSeconds=0)
     assert response.get("Messages", []) == []

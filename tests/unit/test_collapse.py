@@ -66,10 +66,21 @@ def test_every_needed_path_is_covered_and_a_fitting_plan_fits(
         assert budget.admits(*count(selection.paths))
 
 
-@given(keys=key_sets(), policy=POLICIES)
-def test_with_ample_quota_everything_fits(keys: list[str], policy: CollapsePolicy) -> None:
-    """Given the whole quota free and a small batch, then the selection always fits."""
-    assert select_paths(needed_paths(keys), policy, Budget()).fits
+@given(keys=key_sets(), threshold=st.sampled_from([0, 2, 10]))
+def test_with_the_whole_quota_free_and_slash_star_allowed_everything_fits(
+    keys: list[str], threshold: int
+) -> None:
+    """Given the whole quota free and `/*` allowed, then any batch fits in one request."""
+    assert select_paths(needed_paths(keys), CollapsePolicy(threshold=threshold), Budget()).fits
+
+
+def test_one_request_never_carries_more_than_3000_paths() -> None:
+    """Given 3,000 changed files in 3,000 directories plus 15 keys that force wildcards, with
+    collapsing off, then the request still holds at most 3,000 paths, wildcards included."""
+    needed = {f"/d{i:04d}/f.html" for i in range(3000)} | {f"/w{i:02d}/a*" for i in range(15)}
+    selection = select_paths(needed, CollapsePolicy(threshold=0), Budget())
+    assert selection.fits
+    assert len(selection.paths) <= 3000
 
 
 @given(key=st.tuples(st.lists(SEGMENT, max_size=5), FILE).map(lambda t: "/".join([*t[0], t[1]])))

@@ -98,8 +98,8 @@ def test_planner_knobs_are_parsed() -> None:
             **VALID,
             "COLLAPSE_THRESHOLD": "0",
             "BROADEST_WILDCARD_DEPTH": "2",
-            "MAX_RECEIVE_COUNT": "8",
+            "MAX_RECEIVE_COUNT": "12",
         }
     )
     assert (config.collapse_threshold, config.broadest_wildcard_depth) == (0, 2)
-    assert config.max_receive_count == 8
+    assert config.max_receive_count == 12

@@ -26,6 +26,8 @@ from cfinvalidator.retry import (
         ("ServiceUnavailable", 503, Action.RETRY),
         ("SomethingNew", 502, Action.RETRY),
         ("NetworkError", 0, Action.RETRY),
+        ("SlowDownPlease", 429, Action.RETRY),
+        ("TimeNearlyOut", 0, Action.DEFER),
         ("TooManyInvalidationsInProgress", 400, Action.DEFER),
         ("AccessDenied", 403, Action.FAIL),
         ("NoSuchDistribution", 404, Action.FAIL),
@@ -90,7 +92,7 @@ def test_non_retryable_errors_are_raised_at_once() -> None:
 
 def test_retries_stop_at_the_attempt_limit_and_when_time_runs_out() -> None:
     """Given endless throttling, then at most max_attempts calls are made; with only the
-    reserve left, no retry is attempted at all."""
+    reserve left, no retry is attempted; with less, not even the first call."""
     call = Flaky(["Throttling"] * 100)
     with pytest.raises(CloudFrontError):
         run(call, backoff=Backoff(max_attempts=4))
@@ -99,6 +101,10 @@ def test_retries_stop_at_the_attempt_limit_and_when_time_runs_out() -> None:
     with pytest.raises(CloudFrontError):
         run(short, remaining=Backoff().reserve_seconds)
     assert short.calls == 1
+    late = Flaky([])
+    with pytest.raises(CloudFrontError, match="TimeNearlyOut"):
+        run(late, remaining=Backoff().reserve_seconds - 1)
+    assert late.calls == 0
 
 
 @given(base=st.integers(1, 900), seed=st.integers(0, 1000))

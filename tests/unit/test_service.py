@@ -282,3 +282,19 @@ def test_reading_a_crowded_distribution_is_bounded_and_conservative() -> None:
     assert plan.request is not None
     assert plan.request.paths == ("/a.css",)
     assert outcome.failed == {}
+
+
+def test_with_a_low_receive_limit_the_last_delivery_may_use_file_paths() -> None:
+    """Given MaxReceiveCount 2 and the wildcard quota full, when 20 files of one directory come
+    on their second (last) delivery, then they are served with file paths, not dead-lettered."""
+    world = World(config=replace(CONFIG, distribution_ids=(D1,), max_receive_count=2))
+    for n in range(15):
+        world.cloudfront.create_invalidation(D1, (f"/busy{n}/*",), f"other-{n}")
+    records = [msg(f"m{i:02d}", f"img/{i:02d}.jpg", seq=f"{i:02d}") for i in range(20)]
+    first = world.run(records)
+    assert sorted(first.deferred) == [r.message_id for r in records]
+    again = world.run([replace(r, receive_count=2) for r in records])
+    assert again.failed == {}
+    assert again.dead_lettered == {}
+    [created] = again.created
+    assert len(created.request.paths) == 20

@@ -32,6 +32,7 @@ from cfinvalidator.paths import WILDCARD, is_wildcard
 
 MAX_IN_PROGRESS_FILES = 3000
 MAX_IN_PROGRESS_WILDCARDS = 15
+MAX_PATHS_PER_REQUEST = 3000  # one request may not carry more (BatchTooLarge), wildcards included
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,7 +55,11 @@ class Budget:
     wildcards: int = MAX_IN_PROGRESS_WILDCARDS
 
     def admits(self, files: int, wildcards: int) -> bool:
-        return files <= self.files and wildcards <= self.wildcards
+        return (
+            files <= self.files
+            and wildcards <= self.wildcards
+            and files + wildcards <= MAX_PATHS_PER_REQUEST
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,7 +68,6 @@ class Selection:
 
     cover: Mapping[str, str]  # needed path -> request path covering it
     fits: bool
-    collapsed: int = 0  # wildcards chosen by collapsing (not forced by a key)
 
     @property
     def paths(self) -> tuple[str, ...]:
@@ -94,6 +98,8 @@ class _Node:
     collapsed: bool = False
     files: int = 0  # paths the subtree needs as planned so far
     wildcards: int = 0
+    own_files: int = -1  # counted once (-1: not yet)
+    own_wildcards: int = 0
 
     @property
     def size(self) -> int:
@@ -131,7 +137,9 @@ class _Tree:
 
     @staticmethod
     def _sum(node: _Node) -> None:
-        files, wildcards = count(node.own)
+        if node.own_files < 0:
+            node.own_files, node.own_wildcards = count(node.own)
+        files, wildcards = node.own_files, node.own_wildcards
         for child in node.children:
             if child.collapsed:
                 wildcards += 1
@@ -198,19 +206,17 @@ class _Tree:
             if not node.collapsed:
                 stack.extend(node.children)
 
-    def cover(self) -> tuple[dict[str, str], int]:
+    def cover(self) -> dict[str, str]:
         cover = {path: path for path in self.outside}
-        collapsed = 0
         stack: list[tuple[_Node, str | None]] = [(self.root, None)]
         while stack:
             node, wildcard = stack.pop()
             if wildcard is None and node.collapsed:
                 wildcard = node.prefix + WILDCARD
-                collapsed += 1
             for path in node.own:
                 cover[path] = wildcard or path
             stack.extend((child, wildcard) for child in node.children)
-        return cover, collapsed
+        return cover
 
 
 def _directory(path: str, scope: str) -> str:
@@ -246,11 +252,10 @@ def _select(needed: Collection[str], policy: CollapsePolicy, budget: Budget) -> 
     tree = _Tree(needed, policy)
     tree.collapse_for_cost(policy.threshold)
     fits = budget.admits(*tree.totals()) or tree.collapse_for_quota(budget)
-    cover, collapsed = tree.cover()
-    cover = _drop_redundant(cover)
+    cover = _drop_redundant(tree.cover())
     if not fits:
         fits = budget.admits(*count(set(cover.values())))
-    return Selection(cover=cover, fits=fits, collapsed=collapsed)
+    return Selection(cover=cover, fits=fits)
 
 
 def candidates(needed: Collection[str], policy: CollapsePolicy, budget: Budget) -> list[Selection]:

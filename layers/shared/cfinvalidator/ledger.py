@@ -10,20 +10,22 @@ answers the two questions the planner asks before creating anything:
   for it (this service on an earlier delivery, another tool, a person in the console), and a
   redelivered record costs nothing.
 
-"Created after" compares CloudFront's CreateTime with S3's eventTime: both are AWS clocks. An
-invalidation created at or before the change does not count.
+"Created after" compares CloudFront's CreateTime with S3's eventTime, two AWS clocks: an
+invalidation counts only if it was created at least COVERAGE_MARGIN after the change, so a small
+skew between the clocks can never leave a key uncovered (the cost: a redelivery within that
+second is requested again).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from cfinvalidator.collapse import MAX_IN_PROGRESS_FILES, MAX_IN_PROGRESS_WILDCARDS, Budget, count
 from cfinvalidator.paths import is_wildcard
 
-IN_PROGRESS = "InProgress"
+COVERAGE_MARGIN = timedelta(seconds=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,8 +49,8 @@ class DistributionState:
     busy_files: int = 0
     busy_wildcards: int = 0
     _exact: dict[str, KnownInvalidation] = field(default_factory=dict)  # path -> newest
-    _wildcards: tuple[tuple[str, KnownInvalidation], ...] = ()  # (prefix, invalidation)
-    invalidation_ids: frozenset[str] = frozenset()
+    _wildcards: dict[str, KnownInvalidation] = field(default_factory=dict)  # prefix -> newest
+    _prefix_lengths: tuple[int, ...] = ()  # distinct wildcard prefix lengths, for lookups
 
     @classmethod
     def of(
@@ -58,7 +60,7 @@ class DistributionState:
         assumed to hold one file path (the least an invalidation can)."""
         busy_files, busy_wildcards = unread_in_progress, 0
         exact: dict[str, KnownInvalidation] = {}
-        wildcards: list[tuple[str, KnownInvalidation]] = []
+        wildcards: dict[str, KnownInvalidation] = {}
         for invalidation in sorted(invalidations, key=lambda i: i.create_time):
             if invalidation.in_progress:
                 files, wilds = count(invalidation.paths)
@@ -66,13 +68,11 @@ class DistributionState:
                 busy_wildcards += wilds
             for path in invalidation.paths:
                 if is_wildcard(path):
-                    wildcards.append((path[:-1], invalidation))
+                    wildcards[path[:-1]] = invalidation  # sorted by time: the newest wins
                 else:
-                    exact[path] = invalidation  # sorted by time: the newest wins
-        ids = frozenset(i.invalidation_id for i in exact.values()) | frozenset(
-            i.invalidation_id for _, i in wildcards
-        )
-        return cls(busy_files, busy_wildcards, exact, tuple(wildcards), ids)
+                    exact[path] = invalidation
+        lengths = tuple(sorted({len(prefix) for prefix in wildcards}))
+        return cls(busy_files, busy_wildcards, exact, wildcards, lengths)
 
     @property
     def budget(self) -> Budget:
@@ -88,11 +88,15 @@ class DistributionState:
         """
         if changed_at is None:
             return None
+        after = changed_at + COVERAGE_MARGIN
         found = self._exact.get(path)
-        if found is not None and found.create_time > changed_at:
+        if found is not None and found.create_time >= after:
             return found
         probe = path[:-1] if is_wildcard(path) else path
-        for prefix, invalidation in reversed(self._wildcards):
-            if invalidation.create_time > changed_at and probe.startswith(prefix):
-                return invalidation
+        for length in self._prefix_lengths:
+            if length > len(probe):
+                break
+            found = self._wildcards.get(probe[:length])
+            if found is not None and found.create_time >= after:
+                return found
         return None

@@ -5,7 +5,7 @@
 
 1. which paths are still needed: a path already covered by an invalidation created after the
    object changed is not requested again (this is what makes redelivery free);
-2. how to cover them (``collapse.select_paths``: wildcards where they save billed paths, never
+2. how to cover them (``collapse.candidates``: wildcards where they save billed paths, never
    broader than the policy allows, collapsed further under quota pressure);
 3. if even the broadest allowed plan does not fit the free quota, which records are served now
    and which are deferred: records closest to the dead-letter queue first, then batch order.
@@ -82,10 +82,6 @@ class DistributionPlan:
     reused: tuple[Reuse, ...] = ()
     needed_paths: int = 0  # distinct paths still needed, before collapsing
     covered_paths: int = 0  # paths skipped: covered by an invalidation created after the change
-
-    @property
-    def wildcard_paths(self) -> int:
-        return count(self.request.paths)[1] if self.request else 0
 
     @property
     def paths_saved(self) -> int:

@@ -41,7 +41,8 @@ TRANSIENT_CODES = frozenset(
         "NetworkError",  # the adapters' code for connection errors and timeouts
     }
 )
-DEFER_CODES = frozenset({"TooManyInvalidationsInProgress"})
+# TimeNearlyOut is the service's own: too little of the invocation is left to call CloudFront.
+DEFER_CODES = frozenset({"TooManyInvalidationsInProgress", "TimeNearlyOut"})
 MAX_DEFERRAL_SECONDS = 900
 
 
@@ -52,7 +53,12 @@ class Action(Enum):
 
 
 def classify(error: CloudFrontError) -> Action:
-    if error.code in THROTTLING_CODES or error.code in TRANSIENT_CODES or error.status >= 500:
+    if (
+        error.code in THROTTLING_CODES
+        or error.code in TRANSIENT_CODES
+        or error.status == 429
+        or error.status >= 500
+    ):
         return Action.RETRY
     if error.code in DEFER_CODES:
         return Action.DEFER
@@ -91,6 +97,8 @@ def call_with_retries[T](
     """
     attempt = 0
     while True:
+        if remaining_seconds() < backoff.reserve_seconds:
+            raise CloudFrontError("TimeNearlyOut", "too little invocation time left to call")
         try:
             return call()
         except CloudFrontError as error:

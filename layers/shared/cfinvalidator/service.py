@@ -32,7 +32,7 @@ from cfinvalidator.adapters.cloudfront import InvalidationApi
 from cfinvalidator.adapters.sns import NotifierApi
 from cfinvalidator.adapters.sqs import DeadLetter, Deferral, QueueApi
 from cfinvalidator.adapters.stepfunctions import TrackerApi
-from cfinvalidator.collapse import CollapsePolicy
+from cfinvalidator.collapse import CollapsePolicy, count
 from cfinvalidator.config import Config
 from cfinvalidator.errors import (
     CloudFrontError,
@@ -73,6 +73,8 @@ MAX_LIST_PAGES = 10
 # tool keeps hundreds of one-path invalidations in progress), each unread in-progress
 # invalidation is assumed to hold one file path, and none counts as coverage.
 MAX_DETAIL_READS = 100
+# Between Lambda's clock and CloudFront's, for telling a new invalidation from a returned one.
+CLOCK_SKEW = timedelta(seconds=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,11 +166,14 @@ def policy_from(config: Config) -> CollapsePolicy:
 class _Batch:
     """Per-record verdicts, and the keys each record carried (for FAILED notifications)."""
 
-    def __init__(self, messages: Sequence[SqsMessage]) -> None:
+    def __init__(self, messages: Sequence[SqsMessage], started_at: datetime) -> None:
         self.messages = {m.message_id: m for m in messages}
         self.order = [m.message_id for m in messages]
         self.verdicts = {m.message_id: Verdict() for m in messages}
         self.keys: dict[str, list[str]] = {m.message_id: [] for m in messages}
+        self.started_at = started_at
+        # Records closest to the receive limit first, then batch order (sort is stable).
+        self.priority = sorted(self.order, key=lambda m: -self.messages[m].receive_count)
 
     def judge(
         self, message_ids: Iterable[str], fate: Fate, code: str, reason: str, distribution: str = ""
@@ -181,11 +186,6 @@ class _Batch:
     def judge_error(self, message_ids: Iterable[str], error: CloudFrontError, dist: str) -> None:
         fate = Fate.DEAD if classify(error) is Action.FAIL else Fate.DEFER
         self.judge(message_ids, fate, error.code, error.message, dist)
-
-    def priority(self) -> list[str]:
-        """Records closest to the receive limit first, then batch order."""
-        position = {mid: index for index, mid in enumerate(self.order)}
-        return sorted(self.order, key=lambda m: (-self.messages[m].receive_count, position[m]))
 
 
 def _parse_all(
@@ -292,13 +292,15 @@ class _Distribution:
             return
         deliveries = {m: self.batch.messages[m].receive_count for m in message_ids}
         redelivered = frozenset(m for m, n in deliveries.items() if n > 1)
-        impatient = frozenset(m for m, n in deliveries.items() if n >= IMPATIENT_FROM_DELIVERY)
+        # With a low MaxReceiveCount, a record may use file paths on its last delivery at least.
+        patience = min(IMPATIENT_FROM_DELIVERY, self.config.max_receive_count)
+        impatient = frozenset(m for m, n in deliveries.items() if n >= patience)
         plan = plan_distribution(
             self.id,
             changes,
             state,
             policy_from(self.config),
-            priority=self.batch.priority(),
+            priority=self.batch.priority,
             redelivered=redelivered,
             impatient=impatient,
         )
@@ -347,7 +349,9 @@ class _Distribution:
             )
             self.batch.judge_error(request.message_ids, error, self.id)
             return
-        billed = created.invalidation_id not in state.invalidation_ids
+        # CloudFront answers a repeated CallerReference with the earlier invalidation (not billed
+        # again); one created before this invocation started is such a repeat.
+        billed = created.create_time >= self.batch.started_at - CLOCK_SKEW
         started = self._track(
             created.invalidation_id,
             tracker_input(
@@ -485,7 +489,7 @@ def _earliest(changes: Sequence[Change]) -> datetime | None:
 
 def process_batch(messages: Sequence[SqsMessage], config: Config, ports: Ports) -> BatchOutcome:
     outcome = BatchOutcome()
-    batch = _Batch(messages)
+    batch = _Batch(messages, ports.now())
     parsed = _parse_all(messages, batch, outcome)
     gathered = gather(parsed, bucket_name=config.bucket_name, rules=rules_from(config))
     for message_id, reason in gathered.rejected.items():
@@ -514,16 +518,14 @@ def _emit_metrics(
     parsed: Sequence[ParsedMessage], skipped: Sequence[str], outcome: BatchOutcome
 ) -> None:
     billed = [c for c in outcome.created if c.billed]
-    count = MetricUnit.Count
-    metrics.add_metric("ObjectsReceived", count, sum(len(p.events) for p in parsed))
-    metrics.add_metric("ObjectsSkipped", count, len(skipped))
-    metrics.add_metric("InvalidationsCreated", count, len(billed))
-    metrics.add_metric("BilledPaths", count, sum(len(c.request.paths) for c in billed))
-    metrics.add_metric(
-        "WildcardPaths", count, sum(sum(p.endswith("*") for p in c.request.paths) for c in billed)
-    )
-    metrics.add_metric("PathsSavedByCollapsing", count, sum(c.paths_saved for c in billed))
-    metrics.add_metric("PathsAlreadyCovered", count, sum(p.covered_paths for p in outcome.plans))
-    metrics.add_metric("RecordsDeferred", count, len(outcome.deferred))
-    metrics.add_metric("RecordsDeadLettered", count, len(outcome.dead_lettered))
-    metrics.add_metric("Throttles", count, outcome.throttles)
+    unit = MetricUnit.Count
+    metrics.add_metric("ObjectsReceived", unit, sum(len(p.events) for p in parsed))
+    metrics.add_metric("ObjectsSkipped", unit, len(skipped))
+    metrics.add_metric("InvalidationsCreated", unit, len(billed))
+    metrics.add_metric("BilledPaths", unit, sum(len(c.request.paths) for c in billed))
+    metrics.add_metric("WildcardPaths", unit, sum(count(c.request.paths)[1] for c in billed))
+    metrics.add_metric("PathsSavedByCollapsing", unit, sum(c.paths_saved for c in billed))
+    metrics.add_metric("PathsAlreadyCovered", unit, sum(p.covered_paths for p in outcome.plans))
+    metrics.add_metric("RecordsDeferred", unit, len(outcome.deferred))
+    metrics.add_metric("RecordsDeadLettered", unit, len(outcome.dead_lettered))
+    metrics.add_metric("Throttles", unit, outcome.throttles)

@@ -68,6 +68,7 @@ __all__ = [
     "FaithfulCloudFront",
     "Operation",
     "Outcome",
+    "create_distribution",
     "is_wildcard",
 ]
 
@@ -549,3 +550,40 @@ def _as_utc(moment: datetime) -> datetime:
     if moment.tzinfo is None:
         return moment.replace(tzinfo=UTC)
     return moment.astimezone(UTC)
+
+
+def create_distribution(
+    cloudfront: Any,
+    reference: str,
+    *,
+    origin_domain: str = "origin-bucket.s3.amazonaws.com",
+    comment: str = "emulated distribution",
+    default_root_object: str = "",
+) -> str:
+    """Create a minimal S3-origin distribution (in moto) and return its ID.
+
+    ``cloudfront`` is a boto3 CloudFront client inside an active ``mock_aws()``.
+    """
+    config: dict[str, Any] = {
+        "CallerReference": reference,
+        "Comment": comment,
+        "Enabled": True,
+        "Origins": {
+            "Quantity": 1,
+            "Items": [
+                {
+                    "Id": "origin",
+                    "DomainName": origin_domain,
+                    "S3OriginConfig": {"OriginAccessIdentity": ""},
+                }
+            ],
+        },
+        "DefaultCacheBehavior": {
+            "TargetOriginId": "origin",
+            "ViewerProtocolPolicy": "redirect-to-https",
+        },
+    }
+    if default_root_object:
+        config["DefaultRootObject"] = default_root_object
+    response = cloudfront.create_distribution(DistributionConfig=config)
+    return str(response["Distribution"]["Id"])

@@ -88,7 +88,7 @@ from cfinvalidator.errors import NotificationError, TrackingError
 from cfinvalidator.observability import metrics
 from cfinvalidator.paths import decode_path, is_wildcard, paths_for_key
 from cfinvalidator.service import BatchOutcome, Ports, SqsMessage, process_batch, rules_from
-from emulator.cloudfront import MAX_IN_PROGRESS_FILES, FaithfulCloudFront
+from emulator.cloudfront import MAX_IN_PROGRESS_FILES, FaithfulCloudFront, create_distribution
 
 if TYPE_CHECKING:
     from mypy_boto3_cloudfront import CloudFrontClient
@@ -918,32 +918,6 @@ def _decoded(path: str) -> str:
 
 
 # ------------------------------------------------------------------------------ simulation
-def _create_distribution(cloudfront: CloudFrontClient, reference: str) -> str:
-    """A minimal S3-origin distribution in moto (as tests/conftest.py creates them)."""
-    response = cloudfront.create_distribution(
-        DistributionConfig={
-            "CallerReference": reference,
-            "Comment": "simulated distribution",
-            "Enabled": True,
-            "Origins": {
-                "Quantity": 1,
-                "Items": [
-                    {
-                        "Id": "origin",
-                        "DomainName": "origin-bucket.s3.amazonaws.com",
-                        "S3OriginConfig": {"OriginAccessIdentity": ""},
-                    }
-                ],
-            },
-            "DefaultCacheBehavior": {
-                "TargetOriginId": "origin",
-                "ViewerProtocolPolicy": "redirect-to-https",
-            },
-        }
-    )
-    return response["Distribution"]["Id"]
-
-
 class Simulation:
     """The whole pipeline on a simulated clock. Use as a context manager (it runs inside
     ``moto.mock_aws()``), prepare (``occupy``, ``at``, ``cloudfront_fake.inject``...), then
@@ -1021,7 +995,9 @@ class Simulation:
             "cloudfront", region_name=REGION, config=_NO_RETRIES
         )
         created = tuple(
-            _create_distribution(self.cloudfront, f"sim-distribution-{n}")
+            create_distribution(
+                self.cloudfront, f"sim-distribution-{n}", comment="simulated distribution"
+            )
             for n in range(settings.distributions)
         )
         completion_rng = random.Random(f"{settings.seed}:completion")  # noqa: S311

@@ -118,29 +118,15 @@ def use_fake_aws_credentials() -> None:
 
 
 def create_distribution(cloudfront: Any) -> str:
-    response = cloudfront.create_distribution(
-        DistributionConfig={
-            "CallerReference": "cfinv-demo",
-            "Comment": "demo distribution for the S3 origin",
-            "Enabled": True,
-            "Origins": {
-                "Quantity": 1,
-                "Items": [
-                    {
-                        "Id": "site",
-                        "DomainName": f"{BUCKET}.s3.{REGION}.amazonaws.com",
-                        "S3OriginConfig": {"OriginAccessIdentity": ""},
-                    }
-                ],
-            },
-            "DefaultCacheBehavior": {
-                "TargetOriginId": "site",
-                "ViewerProtocolPolicy": "redirect-to-https",
-            },
-            "DefaultRootObject": "index.html",
-        }
+    from emulator.cloudfront import create_distribution as create
+
+    return create(
+        cloudfront,
+        "cfinv-demo",
+        origin_domain=f"{BUCKET}.s3.{REGION}.amazonaws.com",
+        comment="demo distribution for the S3 origin",
+        default_root_object="index.html",
     )
-    return str(response["Distribution"]["Id"])
 
 
 def deploy(distribution_id: str, options: Options) -> DeployedStack:

@@ -15,6 +15,8 @@ os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
 import pytest
 from mypy_boto3_cloudfront import CloudFrontClient
 
+from emulator.cloudfront import create_distribution
+
 TEST_REGION = "us-east-1"
 
 
@@ -29,38 +31,12 @@ def fake_aws_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AWS_DEFAULT_REGION", TEST_REGION)
 
 
-def _create_test_distribution(cloudfront: CloudFrontClient, reference: str = "test") -> str:
-    """Create a minimal S3-origin distribution in moto and return its ID."""
-    response = cloudfront.create_distribution(
-        DistributionConfig={
-            "CallerReference": reference,
-            "Comment": "test distribution",
-            "Enabled": True,
-            "Origins": {
-                "Quantity": 1,
-                "Items": [
-                    {
-                        "Id": "origin",
-                        "DomainName": "origin-bucket.s3.amazonaws.com",
-                        "S3OriginConfig": {"OriginAccessIdentity": ""},
-                    }
-                ],
-            },
-            "DefaultCacheBehavior": {
-                "TargetOriginId": "origin",
-                "ViewerProtocolPolicy": "redirect-to-https",
-            },
-        }
-    )
-    return response["Distribution"]["Id"]
-
-
 @pytest.fixture
 def cloudfront_distribution_factory() -> Callable[[CloudFrontClient], str]:
     """A function to call inside an active mock_aws: creates a distribution, returns its ID."""
     counter = iter(range(1_000_000))
 
     def make(cloudfront: CloudFrontClient) -> str:
-        return _create_test_distribution(cloudfront, reference=f"test-{next(counter)}")
+        return create_distribution(cloudfront, f"test-{next(counter)}", comment="test distribution")
 
     return make

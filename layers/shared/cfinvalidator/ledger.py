@@ -28,6 +28,11 @@ from cfinvalidator.paths import is_wildcard
 COVERAGE_MARGIN = timedelta(seconds=1)
 
 
+def is_in_progress(status: str) -> bool:
+    """Anything but the exact "Completed" still holds quota, as far as the planner assumes."""
+    return status != "Completed"
+
+
 @dataclass(frozen=True, slots=True)
 class KnownInvalidation:
     """One invalidation of the distribution, with its paths."""
@@ -40,8 +45,7 @@ class KnownInvalidation:
 
     @property
     def in_progress(self) -> bool:
-        # Anything but the exact "Completed" still holds quota, as far as the planner assumes.
-        return self.status != "Completed"
+        return is_in_progress(self.status)
 
 
 @dataclass(frozen=True, slots=True)

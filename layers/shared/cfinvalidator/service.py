@@ -41,7 +41,7 @@ from cfinvalidator.errors import (
     TrackingError,
 )
 from cfinvalidator.events import ParsedMessage, parse_message
-from cfinvalidator.ledger import DistributionState, KnownInvalidation
+from cfinvalidator.ledger import DistributionState, KnownInvalidation, is_in_progress
 from cfinvalidator.observability import logger, metrics
 from cfinvalidator.paths import PathRules
 from cfinvalidator.planning import (
@@ -260,7 +260,7 @@ class _Distribution:
             for item in page.items:
                 if item.create_time < horizon:
                     return DistributionState.of(known, unread_in_progress=unread)
-                in_progress = item.status != "Completed"
+                in_progress = is_in_progress(item.status)
                 if not in_progress and (since is None or item.create_time <= since):
                     continue  # completed before anything in the batch changed: irrelevant
                 if len(known) >= MAX_DETAIL_READS:

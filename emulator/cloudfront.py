@@ -42,6 +42,7 @@ Behaviour (AWS, unless marked UNCONFIRMED, in which case the assumption is state
 
 from __future__ import annotations
 
+import heapq
 import threading
 import time
 from collections import deque
@@ -174,6 +175,18 @@ class _Tracked:
 
 
 @dataclass(slots=True)
+class _Load:
+    """One distribution's in-progress paths, kept incrementally: a heap of the invalidations
+    not yet seen completed and their totals, valid for clock readings at or after ``as_of``
+    (a clock that steps back makes the load rebuilt from every invalidation)."""
+
+    live: list[tuple[float, int, int, int]]  # (completes_at, sequence, files, wildcards)
+    files: int = 0
+    wildcards: int = 0
+    as_of: float = float("-inf")
+
+
+@dataclass(slots=True)
 class _Injection:
     error_code: str
     status: int | None
@@ -225,6 +238,10 @@ class FaithfulCloudFront:
         self._account_id = account_id
         self._lock = threading.RLock()
         self._tracked: dict[str, _Tracked] = {}
+        self._loads: dict[str, _Load] = {}
+        # Invalidations whose moto status still says InProgress: (completes_at, sequence, id).
+        self._pending: list[tuple[float, int, str]] = []
+        self._statuses_as_of = float("-inf")
         self._by_reference: dict[tuple[str, str], _Tracked] = {}
         self._injections: dict[Operation, deque[_Injection]] = {
             "CreateInvalidation": deque(),
@@ -262,7 +279,8 @@ class FaithfulCloudFront:
         backend.list_invalidations = self._list_invalidations  # type: ignore[method-assign,assignment]
         self._backend = backend
         with self._lock:
-            self._refresh_statuses()
+            self._rewrite_statuses(backend, self._clock())
+            self._statuses_as_of = self._clock()
 
     def uninstall(self) -> None:
         """Restore moto's own methods (a no-op if moto already reset the backend)."""
@@ -316,12 +334,18 @@ class FaithfulCloudFront:
         """(file paths, wildcard paths) of the distribution's invalidations still in progress."""
         with self._lock:
             now = self._clock()
-            live = [
-                t
-                for t in self._tracked.values()
-                if t.distribution_id == distribution_id and now < t.completes_at
-            ]
-            return sum(t.files for t in live), sum(t.wildcards for t in live)
+            load = self._loads.get(distribution_id)
+            if load is None:
+                return 0, 0
+            if now < load.as_of:
+                load = self._loads[distribution_id] = self._rebuilt_load(distribution_id, now)
+            live = load.live
+            while live and live[0][0] <= now:
+                _, _, files, wildcards = heapq.heappop(live)
+                load.files -= files
+                load.wildcards -= wildcards
+            load.as_of = now
+            return load.files, load.wildcards
 
     def status(self, invalidation_id: str) -> str:
         """`InProgress` or `Completed` for an invalidation created through the fake."""
@@ -416,6 +440,13 @@ class FaithfulCloudFront:
         )
         self._tracked[invalidation.id] = tracked
         self._by_reference[(dist_id, caller_ref)] = tracked
+        sequence = len(self._tracked)
+        load = self._loads.setdefault(dist_id, _Load([]))
+        heapq.heappush(load.live, (tracked.completes_at, sequence, files, wildcards))
+        load.files += files
+        load.wildcards += wildcards
+        heapq.heappush(self._pending, (tracked.completes_at, sequence, invalidation.id))
+        invalidation.status = IN_PROGRESS
         self._refresh_statuses()
         self._record(now, dist_id, batch, caller_ref, "created", invalidation.id)
         return tracked
@@ -424,6 +455,9 @@ class FaithfulCloudFront:
         with self._lock:
             self._gate("GetInvalidation", self._clock())
             self._refresh_statuses()
+            tracked = self._tracked.get(id)
+            if tracked is not None and tracked.distribution_id == dist_id:
+                return tracked.invalidation  # moto's own lookup scans every invalidation
             invalidation: Invalidation = self._original["get_invalidation"](dist_id, id)
             return invalidation
 
@@ -510,17 +544,43 @@ class FaithfulCloudFront:
     def _refresh_statuses(self) -> None:
         """Write the clock-derived status into every invalidation moto will serialise.
 
-        Invalidations created before the fake was installed count as long completed.
+        Invalidations created before the fake was installed count as long completed. Only
+        invalidations still marked InProgress are visited, unless the clock stepped back.
         """
         backend = self._backend
         if backend is None:
             return
         now = self._clock()
+        if now < self._statuses_as_of:
+            self._rewrite_statuses(backend, now)
+        pending = self._pending
+        while pending and pending[0][0] <= now:
+            _, _, invalidation_id = heapq.heappop(pending)
+            self._tracked[invalidation_id].invalidation.status = COMPLETED
+        self._statuses_as_of = now
+
+    def _rewrite_statuses(self, backend: CloudFrontBackend, now: float) -> None:
+        """Every invalidation's status from scratch (at install, or when the clock goes back)."""
+        pending: list[tuple[float, int, str]] = []
         for invalidations in backend.invalidations.values():
             for invalidation in invalidations:
                 tracked = self._tracked.get(invalidation.id)
                 done = tracked is None or now >= tracked.completes_at
                 invalidation.status = COMPLETED if done else IN_PROGRESS
+                if tracked is not None and not done:
+                    pending.append((tracked.completes_at, len(pending), invalidation.id))
+        heapq.heapify(pending)
+        self._pending = pending
+
+    def _rebuilt_load(self, distribution_id: str, now: float) -> _Load:
+        load = _Load([], as_of=now)
+        for sequence, tracked in enumerate(self._tracked.values()):
+            if tracked.distribution_id == distribution_id and now < tracked.completes_at:
+                load.live.append((tracked.completes_at, sequence, tracked.files, tracked.wildcards))
+                load.files += tracked.files
+                load.wildcards += tracked.wildcards
+        heapq.heapify(load.live)
+        return load
 
     def _record(
         self,

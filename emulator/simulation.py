@@ -754,8 +754,9 @@ class UploadOutcome:
 
     ``requested_at``: when every path viewers may request for the key was covered, on every
     distribution, by an invalidation created at or after the upload (the latest of the earliest
-    such invalidation per path); ``notified_at``: when all those invalidations' trackers had
-    notified COMPLETED (None if one did not).
+    such invalidation per path); ``completed_at``: when all those invalidations had completed
+    in CloudFront (viewers get the new version from then on, whether or not anyone was told);
+    ``notified_at``: when all their trackers had notified COMPLETED (None if one did not).
     """
 
     upload: Upload
@@ -764,6 +765,7 @@ class UploadOutcome:
     requested_at: float | None
     notified_at: float | None
     dead_lettered: bool
+    completed_at: float | None = None
 
     @property
     def lost(self) -> bool:
@@ -772,6 +774,10 @@ class UploadOutcome:
     @property
     def request_latency(self) -> float | None:
         return None if self.requested_at is None else self.requested_at - self.upload.at
+
+    @property
+    def completion_latency(self) -> float | None:
+        return None if self.completed_at is None else self.completed_at - self.upload.at
 
     @property
     def notify_latency(self) -> float | None:
@@ -833,12 +839,16 @@ class Report:
     def request_latencies(self) -> list[float]:
         return [o.request_latency for o in self.outcomes if o.request_latency is not None]
 
+    def completion_latencies(self) -> list[float]:
+        return [o.completion_latency for o in self.outcomes if o.completion_latency is not None]
+
     def notify_latencies(self) -> list[float]:
         return [o.notify_latency for o in self.outcomes if o.notify_latency is not None]
 
     def summary(self) -> dict[str, object]:
         """Headline numbers, e.g. for a benchmark table."""
         requested, notified = self.request_latencies(), self.notify_latencies()
+        completed = self.completion_latencies()
         return {
             "uploads": self.uploads,
             "invocations": self.invocation_count,
@@ -854,6 +864,8 @@ class Report:
             "keys_lost": self.keys_lost,
             "request_latency_p50": percentile(requested, 50),
             "request_latency_p99": percentile(requested, 99),
+            "completion_latency_p50": percentile(completed, 50),
+            "completion_latency_p99": percentile(completed, 99),
             "notify_latency_p50": percentile(notified, 50),
             "notify_latency_p99": percentile(notified, 99),
             "finished_at": self.finished_at,
@@ -1379,18 +1391,26 @@ class Simulation:
             if paths is None:
                 paths = paths_of[upload.key] = paths_for_key(upload.key, rules)
             message_id = self._message_ids[index]
-            requested, notified = _covered(upload.at, paths, coverage.values(), runs)
+            covered = _covered(upload.at, paths, coverage.values(), runs)
             outcomes.append(
                 UploadOutcome(
                     upload=upload,
                     message_id=message_id,
                     in_scope=bool(paths),
-                    requested_at=requested if paths else None,
-                    notified_at=notified if paths else None,
+                    requested_at=covered.requested_at if paths else None,
+                    notified_at=covered.notified_at if paths else None,
                     dead_lettered=message_id in dead,
+                    completed_at=covered.completed_at if paths else None,
                 )
             )
         return tuple(outcomes)
+
+
+@dataclass(frozen=True, slots=True)
+class _Covered:
+    requested_at: float | None = None
+    completed_at: float | None = None
+    notified_at: float | None = None
 
 
 def _covered(
@@ -1398,22 +1418,24 @@ def _covered(
     paths: Sequence[str],
     distributions: Iterable[_Coverage],
     runs: Mapping[str, TrackerRun],
-) -> tuple[float | None, float | None]:
-    """(requested_at, notified_at) of one upload's paths over every distribution."""
-    requested = notified = since
+) -> _Covered:
+    """When one upload's paths were requested, completed and notified over every
+    distribution (the latest over its paths of the earliest covering invalidation)."""
+    requested = completed = notified = since
     notified_ok = True
     for coverage in distributions:
         for path in paths:
             invalidation = coverage.earliest(path, since)
             if invalidation is None:
-                return None, None
+                return _Covered()
             requested = max(requested, invalidation.created_at)
+            completed = max(completed, invalidation.completes_at)
             run = runs.get(invalidation.invalidation_id)
             if run is None or run.status != "COMPLETED":
                 notified_ok = False
             else:
                 notified = max(notified, run.notified_at)
-    return requested, (notified if notified_ok else None)
+    return _Covered(requested, completed, notified if notified_ok else None)
 
 
 def simulate(

@@ -27,7 +27,9 @@ from emulator.cloudfront import (
     MAX_IN_PROGRESS_FILES,
     MAX_IN_PROGRESS_WILDCARDS,
     FaithfulCloudFront,
+    create_distribution,
 )
+from emulator.simulation import SimClock
 
 COMPLETION_SECONDS = 20.0
 # The wall clock the fixture gives the fake: EPOCH plus the manual clock's reading.
@@ -771,3 +773,39 @@ def test_quotas_are_never_exceeded_and_billing_matches_created(
                 assert fake.billed_paths == sum(m[1] + m[2] for m in model)
 
         check()
+
+
+def test_a_clock_that_steps_back_sees_invalidations_in_progress_again() -> None:
+    """Given an invalidation completed by the clock (the fake keeps its load incrementally),
+    when the clock steps back to before its completion (a simulation does this after a
+    handler's sleep),
+    then quota, GetInvalidation and ListInvalidations all show it in progress again."""
+    clock = SimClock(0.0)
+    with mock_aws():
+        client = boto3.client("cloudfront", region_name="us-east-1", config=NO_RETRIES)
+        distribution_id = create_distribution(client, "step-back")
+        with FaithfulCloudFront(clock=clock, completion_seconds=COMPLETION_SECONDS) as fake:
+            created = client.create_invalidation(
+                DistributionId=distribution_id,
+                InvalidationBatch={
+                    "Paths": {"Quantity": 2, "Items": ["/a.css", "/b/*"]},
+                    "CallerReference": "step-back",
+                },
+            )
+            invalidation_id = created["Invalidation"]["Id"]
+
+            def seen() -> tuple[tuple[int, int], str, str]:
+                got = client.get_invalidation(DistributionId=distribution_id, Id=invalidation_id)
+                listed = client.list_invalidations(DistributionId=distribution_id)
+                return (
+                    fake.in_progress(distribution_id),
+                    got["Invalidation"]["Status"],
+                    listed["InvalidationList"]["Items"][0]["Status"],
+                )
+
+            clock.set(COMPLETION_SECONDS + 5)
+            assert seen() == ((0, 0), "Completed", "Completed")
+            clock.set(COMPLETION_SECONDS - 5)
+            assert seen() == ((1, 1), "InProgress", "InProgress")
+            clock.set(COMPLETION_SECONDS)
+            assert seen() == ((0, 0), "Completed", "Completed")

@@ -463,11 +463,12 @@ def test_a_handler_that_runs_past_the_timeout_is_treated_as_timed_out() -> None:
 
 # --------------------------------------------------------------------------- end to end
 def test_twenty_uploads_in_one_window_become_one_tracked_invalidation() -> None:
-    """Given a 30 s window, 20 s to complete and a tracker polling every 10 s
+    """Given a 30 s window, 15 s to complete and a tracker polling every 10 s
     When 20 files in one directory are uploaded over 10 s
-    Then one invocation at 30 s makes one CreateInvalidation, every key is covered, and the
-    notification comes at the first poll after completion (request + 2 polls)."""
-    settings = SimSettings(batching_window_seconds=30.0, completion_seconds=20.0)
+    Then one invocation at 30 s makes one CreateInvalidation, every key is covered, it
+    completes at 45 s, and the notification comes at the first poll after completion
+    (request + 2 polls)."""
+    settings = SimSettings(batching_window_seconds=30.0, completion_seconds=15.0)
 
     report = simulate(uploads_every(0.5, 20), settings)
 
@@ -475,10 +476,13 @@ def test_twenty_uploads_in_one_window_become_one_tracked_invalidation() -> None:
     assert report.create_invalidation_calls == 1
     (invalidation,) = report.invalidations
     assert invalidation.created_at == 30.0
-    assert invalidation.notified_at == 30.0 + math.ceil(20.0 / 10.0) * 10.0
+    assert invalidation.notified_at == 30.0 + math.ceil(15.0 / 10.0) * 10.0
     assert invalidation.notification_status == "COMPLETED"
     assert report.keys_lost == 0
-    assert all(o.requested_at == 30.0 and o.notified_at == 50.0 for o in report.outcomes)
+    assert all(
+        (o.requested_at, o.completed_at, o.notified_at) == (30.0, 45.0, 50.0)
+        for o in report.outcomes
+    )
     assert report.billed_paths == len(invalidation.paths)
     assert report.deferrals == 0
     assert report.dead_letters == ()

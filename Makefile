@@ -12,11 +12,12 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: help setup test lint typecheck template unit demo clean layer-requirements
+.PHONY: help setup test lint typecheck template unit demo bench clean layer-requirements
 
 help:
 	@echo "make demo   - run the whole pipeline locally on the embedded AWS emulator"
 	@echo "make test   - lint, type-check, validate and build the template, run the tests"
+	@echo "make bench  - compare strategies and measure the handler; writes docs/benchmarks.md"
 
 $(UV):
 	@test -n "$(PYTHON313)" || { echo "error: python3.13 is required (see scripts/find-python313)" >&2; exit 1; }
@@ -47,6 +48,10 @@ test: lint typecheck template unit
 
 demo: setup
 	$(PY) -m scripts.demo
+
+# About two minutes on 2 cores; pass options with BENCH_ARGS="--scale 0.1".
+bench: setup
+	PYTHONPATH=layers/shared:functions/batcher:. $(PY) -m scripts.bench $(BENCH_ARGS)
 
 # Regenerate the layer's pinned requirements from the lock (run after changing dependencies).
 # boto3 is shipped in the layer on purpose: aws-xray-sdk pulls botocore in anyway, and a layer

@@ -96,6 +96,7 @@ if TYPE_CHECKING:
 __all__ = [
     "EPOCH",
     "BatchHandler",
+    "Coverage",
     "DeadLetterRecord",
     "InvalidationRecord",
     "InvocationRecord",
@@ -873,7 +874,7 @@ class Report:
         }
 
 
-class _Coverage:
+class Coverage:
     """Which invalidations of one distribution cover a path, and the earliest since a time.
 
     Paths are compared decoded (``cfinvalidator.paths.covers``): an exact path covers an equal
@@ -1379,7 +1380,7 @@ class Simulation:
         self, created: Sequence[InvalidationRecord], runs: Mapping[str, TrackerRun]
     ) -> tuple[UploadOutcome, ...]:
         coverage = {
-            d: _Coverage([i for i in created if i.distribution_id == d])
+            d: Coverage([i for i in created if i.distribution_id == d])
             for d in self.distribution_ids
         }
         dead = set(self.queue.dead_lettered_ids)
@@ -1416,7 +1417,7 @@ class _Covered:
 def _covered(
     since: float,
     paths: Sequence[str],
-    distributions: Iterable[_Coverage],
+    distributions: Iterable[Coverage],
     runs: Mapping[str, TrackerRun],
 ) -> _Covered:
     """When one upload's paths were requested, completed and notified over every

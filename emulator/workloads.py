@@ -67,7 +67,8 @@ def hostile_keys(count: int, seed: int = 2, *, unnameable: bool = True) -> list[
     for n in range(count):
         if n % 50 == 0:
             stem = f"long/{n:05d}-"
-            keys.append(stem + "é" * ((1024 - len(stem.encode())) // 2))
+            room = 1024 - len(stem.encode())
+            keys.append(stem + "é" * (room // 2) + "x" * (room % 2))  # exactly 1,024 bytes
             continue
         pieces = rng.sample(pieces_pool, 2)
         folder = rng.choice(("", "dir one/", "ünï/", "a+b/", "x%y/"))

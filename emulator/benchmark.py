@@ -1,0 +1,283 @@
+"""Workloads x strategies on the simulated pipeline: cost, quota behaviour, loss and latency.
+
+Every case runs :class:`emulator.simulation.Simulation` (SQS, the event source mapping, the
+faithful CloudFront over moto, the tracker) in simulated time with the stack's defaults, once
+per strategy (``emulator.strategies`` and this service), on the same seeded workload. The bucket
+has a known inventory, so over-invalidation (objects that did not change but were invalidated)
+can be counted. Nothing here talks to AWS.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Final
+
+from cfinvalidator.paths import paths_for_key
+from cfinvalidator.service import rules_from
+from emulator.simulation import (
+    BatchHandler,
+    Coverage,
+    Report,
+    ServiceHandler,
+    SimSettings,
+    Simulation,
+    Upload,
+    percentile,
+)
+from emulator.strategies import Everything, PerBatch, PerObject
+from emulator.workloads import burst, hostile_keys, site_deploy, site_files, spread
+
+__all__ = [
+    "FREE_PATHS_PER_MONTH",
+    "PRICE_PER_PATH",
+    "STRATEGIES",
+    "CaseResult",
+    "StrategySpec",
+    "Workload",
+    "dollars",
+    "run_case",
+    "run_matrix",
+    "workloads",
+]
+
+FREE_PATHS_PER_MONTH: Final = 1_000
+PRICE_PER_PATH: Final = 0.005  # USD per path beyond the free 1,000 a month (aws-facts.md)
+HOT_KEY: Final = "api/status.json"
+SITE_PAGES: Final = 20_000
+ARCHIVE_OBJECTS: Final = 30_000
+
+
+# ----------------------------------------------------------------------------- workloads
+@dataclass(frozen=True, slots=True)
+class Workload:
+    """Seeded uploads into a bucket whose objects before the run are ``existing``."""
+
+    name: str
+    title: str
+    uploads: tuple[Upload, ...]
+    existing: tuple[str, ...]
+
+    @property
+    def unchanged(self) -> frozenset[str]:
+        """Objects in the bucket that the workload does not touch."""
+        return frozenset(self.existing) - {upload.key for upload in self.uploads}
+
+
+def _scaled(count: int, scale: float) -> int:
+    return max(2, round(count * scale))
+
+
+def inventory(scale: float = 1.0) -> tuple[str, ...]:
+    """The bucket before every workload: a 20,000-page static site, a 30,000-object media
+    archive and a status document (scaled down together)."""
+    site = site_files(_scaled(SITE_PAGES, scale), seed=0)
+    archive = [
+        f"media/archive/{n % 300:03d}/clip-{n:06d}.mp4"
+        for n in range(_scaled(ARCHIVE_OBJECTS, scale))
+    ]
+    return (*site, *archive, HOT_KEY)
+
+
+def workloads(scale: float = 1.0) -> list[Workload]:
+    """The five workloads; ``scale`` shrinks the object counts (not the time shapes) for
+    quick runs: 1.0 is the published benchmark, 0.01 what the test suite runs."""
+    if not 0 < scale <= 1:
+        msg = f"scale must be in (0, 1], got {scale}"
+        raise ValueError(msg)
+    existing = inventory(scale)
+    site = existing[: _scaled(SITE_PAGES, scale)]
+    trickle_rng = random.Random(3)  # noqa: S311 - workloads, not security
+    trickles = _scaled(720, scale)
+    return [
+        Workload(
+            "deploy",
+            f"site deploy: {_scaled(10_000, scale):,} files over 60 s",
+            tuple(site_deploy(_scaled(10_000, scale), 60.0, seed=0)),
+            existing,
+        ),
+        Workload(
+            "trickle",
+            f"trickle: 1 key / 5 s, {trickles:,} keys",
+            tuple(Upload(5.0 * n, trickle_rng.choice(site)) for n in range(trickles)),
+            existing,
+        ),
+        Workload(
+            "hot-key",
+            f"hot key re-uploaded {_scaled(1_000, scale):,} times, 1 / s",
+            tuple(Upload(float(n), HOT_KEY) for n in range(_scaled(1_000, scale))),
+            existing,
+        ),
+        Workload(
+            "burst",
+            f"burst: {_scaled(100_000, scale):,} new keys over 10 s",
+            tuple(burst(_scaled(100_000, scale), 10.0, seed=1)),
+            existing,
+        ),
+        Workload(
+            "hostile",
+            f"hostile keys: {_scaled(10_000, scale):,} over 60 s",
+            tuple(spread(hostile_keys(_scaled(10_000, scale), seed=2), 60.0, seed=2)),
+            existing,
+        ),
+    ]
+
+
+# ---------------------------------------------------------------------------- strategies
+@dataclass(frozen=True, slots=True)
+class StrategySpec:
+    """A strategy: a fresh batch handler per run, and the service environment it runs with."""
+
+    name: str
+    title: str
+    handler: Callable[[], BatchHandler]
+    env: Mapping[str, str] = field(default_factory=dict)
+    notifies: bool = False
+    is_service: bool = False
+
+
+STRATEGIES: Final = (
+    StrategySpec("per-object", "one invalidation per object", PerObject),
+    StrategySpec("per-batch", "one per batch, every path", PerBatch),
+    StrategySpec("everything", "always /*", Everything),
+    StrategySpec(
+        "service", "this service (defaults)", ServiceHandler, notifies=True, is_service=True
+    ),
+    StrategySpec(
+        "service-depth-1",
+        "this service, BroadestWildcardDepth 1",
+        ServiceHandler,
+        env={"BROADEST_WILDCARD_DEPTH": "1"},
+        notifies=True,
+        is_service=True,
+    ),
+)
+
+
+# ------------------------------------------------------------------------------- figures
+def dollars(billed_paths: int) -> float:
+    """The month's invalidation bill if these were its only paths."""
+    return max(0, billed_paths - FREE_PATHS_PER_MONTH) * PRICE_PER_PATH
+
+
+@dataclass(frozen=True, slots=True)
+class Latency:
+    p50: float | None
+    p99: float | None
+    worst: float | None
+
+    @classmethod
+    def of(cls, values: Sequence[float]) -> Latency:
+        return cls(percentile(values, 50), percentile(values, 99), max(values, default=None))
+
+
+@dataclass(frozen=True, slots=True)
+class CaseResult:
+    """One strategy on one workload. Latencies are simulated seconds from the upload, over
+    the uploads that were invalidated (lost and dead-lettered ones have none)."""
+
+    workload: str
+    strategy: str
+    uploads: int
+    create_invalidation_calls: int
+    billed_paths: int
+    wildcard_paths: int
+    over_invalidated: int
+    quota_errors: int
+    throttled_calls: int
+    keys_lost: int
+    dead_lettered: int
+    deferrals: int
+    requested: Latency
+    completed: Latency
+    notified: Latency | None  # None: the strategy does not notify
+    finished_at: float
+    truncated: bool
+    wall_seconds: float
+
+    @property
+    def dollars(self) -> float:
+        return dollars(self.billed_paths)
+
+    @property
+    def not_invalidated(self) -> int:
+        """Uploads viewers may still see stale: lost, or parked in the dead-letter queue."""
+        return self.keys_lost + self.dead_lettered
+
+
+def over_invalidated(report: Report, unchanged: Iterable[str], simulation: Simulation) -> int:
+    """How many objects that did not change had a viewer path invalidated on any
+    distribution (each object counted once)."""
+    rules = rules_from(simulation.config)
+    coverages = [
+        Coverage([i for i in report.invalidations if i.distribution_id == distribution_id])
+        for distribution_id in simulation.distribution_ids
+    ]
+    since = float("-inf")
+    return sum(
+        1
+        for key in unchanged
+        if any(
+            coverage.earliest(path, since) is not None
+            for coverage in coverages
+            for path in paths_for_key(key, rules)
+        )
+    )
+
+
+def run_case(
+    workload: Workload,
+    strategy: StrategySpec,
+    settings: SimSettings | None = None,
+    *,
+    prepare: Callable[[Simulation], object] | None = None,
+) -> CaseResult:
+    """Run one strategy on one workload with the stack's defaults (or ``settings``);
+    ``prepare(simulation)`` runs before the first upload (e.g. to occupy the quota)."""
+    base = settings or SimSettings()
+    started = time.perf_counter()
+    run_settings = replace(base, env={**base.env, **strategy.env})
+    with Simulation(workload.uploads, run_settings, handler=strategy.handler()) as simulation:
+        if prepare is not None:
+            prepare(simulation)
+        report = simulation.run()
+        over = over_invalidated(report, sorted(workload.unchanged), simulation)
+    return CaseResult(
+        workload=workload.name,
+        strategy=strategy.name,
+        uploads=report.uploads,
+        create_invalidation_calls=report.create_invalidation_calls,
+        billed_paths=report.billed_paths,
+        wildcard_paths=report.wildcard_paths_billed,
+        over_invalidated=over,
+        quota_errors=report.quota_errors,
+        throttled_calls=report.throttled_calls,
+        keys_lost=report.keys_lost,
+        dead_lettered=len(report.dead_letters),
+        deferrals=report.deferrals,
+        requested=Latency.of(report.request_latencies()),
+        completed=Latency.of(report.completion_latencies()),
+        notified=Latency.of(report.notify_latencies()) if strategy.notifies else None,
+        finished_at=report.finished_at,
+        truncated=report.truncated,
+        wall_seconds=time.perf_counter() - started,
+    )
+
+
+def run_matrix(
+    selected: Sequence[Workload],
+    strategies: Sequence[StrategySpec] = STRATEGIES,
+    settings: SimSettings | None = None,
+    progress: Callable[[CaseResult], object] | None = None,
+) -> list[CaseResult]:
+    """Every strategy on every workload, workload by workload."""
+    results: list[CaseResult] = []
+    for workload in selected:
+        for strategy in strategies:
+            result = run_case(workload, strategy, settings)
+            results.append(result)
+            if progress is not None:
+                progress(result)
+    return results

@@ -1,0 +1,275 @@
+"""The batcher's own figures: CPU and throughput for one batch with AWS stubbed, peak memory,
+and the cold import of the handler module next to a bare ``import boto3``.
+
+- CPU: ``process_batch`` (parse, plan, create, settle) on a batch of S3 event messages with
+  in-process stubs for CloudFront, Step Functions, SQS and SNS, timed with
+  ``time.process_time`` after one warm-up run; the minimum and median of the repeats.
+- Memory: a fresh interpreter imports the handler module (functions/batcher/app.py), reads the
+  batch from a file and serves it; its peak resident set (``ru_maxrss``) is what the function's
+  MemorySize must hold. ``tracemalloc`` gives the batch's own peak Python allocation.
+- Cold import: fresh interpreters, alternating, each timing only its import statement
+  (interpreter start-up excluded; bytecode caches warm, as after the first run on a machine).
+
+This module imports nothing heavy at import time: the memory child process runs it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import tracemalloc
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Final
+
+from cfinvalidator.adapters.cloudfront import (
+    CreatedInvalidation,
+    InvalidationDetails,
+    InvalidationPage,
+)
+from cfinvalidator.adapters.sqs import DeadLetter, Deferral
+from cfinvalidator.config import Config
+from cfinvalidator.observability import metrics
+from cfinvalidator.service import BatchOutcome, Ports, SqsMessage, process_batch
+
+__all__ = [
+    "BatchFigures",
+    "ImportFigures",
+    "MemoryFigures",
+    "measure_batch",
+    "measure_cold_import",
+    "measure_memory",
+    "stub_ports",
+]
+
+ROOT: Final = Path(__file__).resolve().parent.parent
+PYTHONPATH: Final = os.pathsep.join(
+    str(ROOT / part) for part in ("layers/shared", "functions/batcher", ".")
+)
+NOW: Final = datetime(2026, 11, 21, 0, 5, tzinfo=UTC)
+ENVIRONMENT: Final = {
+    "DISTRIBUTION_IDS": "E2EXAMPLE12345",
+    "BUCKET_NAME": "sim-origin-bucket",
+    "STATE_MACHINE_ARN": "arn:aws:states:us-east-1:123456789012:stateMachine:bench-tracker",
+    "QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/bench-queue",
+    "DEAD_LETTER_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/bench-dlq",
+    "TOPIC_ARN": "arn:aws:sns:us-east-1:123456789012:bench-notifications",
+}
+_IMPORT_SNIPPET: Final = (
+    "import time\nstarted = time.perf_counter()\nimport {module}\n"
+    "print(time.perf_counter() - started)\n"
+)
+
+
+# ----------------------------------------------------------------------------------- stubs
+class _Invalidations:
+    """CloudFront with nothing in progress: every request is accepted at once."""
+
+    def __init__(self) -> None:
+        self.created = 0
+
+    def create_invalidation(
+        self, distribution_id: str, paths: Sequence[str], caller_reference: str
+    ) -> CreatedInvalidation:
+        self.created += 1
+        return CreatedInvalidation(f"I{self.created:013d}", "InProgress", NOW)
+
+    def list_invalidations(self, distribution_id: str, marker: str | None) -> InvalidationPage:
+        return InvalidationPage((), None)
+
+    def invalidation_details(
+        self, distribution_id: str, invalidation_id: str
+    ) -> InvalidationDetails:
+        msg = "nothing was listed, so nothing is read"
+        raise AssertionError(msg)
+
+
+class _Tracker:
+    def start(self, name: str, payload: Mapping[str, object]) -> bool:
+        return True
+
+
+class _Queue:
+    def defer(self, deferrals: Sequence[Deferral]) -> set[str]:
+        return set()
+
+    def dead_letter(self, letters: Sequence[DeadLetter]) -> set[str]:
+        return set()
+
+
+class _Notifier:
+    def publish(self, message: Mapping[str, object], attributes: Mapping[str, str]) -> None:
+        return None
+
+
+def stub_ports() -> Ports:
+    """Ports whose AWS calls return at once (CloudFront idle, every start and send accepted)."""
+    return Ports(
+        invalidations=_Invalidations(),
+        tracker=_Tracker(),
+        queue=_Queue(),
+        notifier=_Notifier(),
+        now=lambda: NOW,
+        sleep=lambda _: None,
+    )
+
+
+def _serve(messages: Sequence[SqsMessage], config: Config) -> BatchOutcome:
+    try:
+        return process_batch(messages, config, stub_ports())
+    finally:
+        metrics.clear_metrics()
+
+
+# ------------------------------------------------------------------------------------ CPU
+@dataclass(frozen=True, slots=True)
+class BatchFigures:
+    records: int
+    cpu_ms_min: float
+    cpu_ms_median: float
+    wall_ms_median: float
+    peak_python_mib: float  # tracemalloc peak while serving the batch once
+    invalidations: int
+    billed_paths: int
+
+    @property
+    def records_per_second(self) -> float:
+        """Throughput by the median wall-clock time of one batch."""
+        return self.records / (self.wall_ms_median / 1000) if self.wall_ms_median else 0.0
+
+
+def messages_from(bodies: Sequence[str]) -> list[SqsMessage]:
+    return [SqsMessage(f"bench-{n:06d}", body, f"receipt-{n:06d}") for n, body in enumerate(bodies)]
+
+
+def measure_batch(bodies: Sequence[str], repeats: int = 7) -> BatchFigures:
+    """Serve the batch ``repeats`` times after a warm-up; CPU and wall time per batch."""
+    config = Config.from_env(ENVIRONMENT)
+    messages = messages_from(bodies)
+    outcome = _serve(messages, config)
+    cpu: list[float] = []
+    wall: list[float] = []
+    for _ in range(max(1, repeats)):
+        cpu_started, wall_started = time.process_time(), time.perf_counter()
+        _serve(messages, config)
+        cpu.append((time.process_time() - cpu_started) * 1000)
+        wall.append((time.perf_counter() - wall_started) * 1000)
+    tracemalloc.start()
+    try:
+        _serve(messages, config)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    return BatchFigures(
+        records=len(messages),
+        cpu_ms_min=min(cpu),
+        cpu_ms_median=statistics.median(cpu),
+        wall_ms_median=statistics.median(wall),
+        peak_python_mib=peak / 2**20,
+        invalidations=len(outcome.created),
+        billed_paths=sum(len(created.request.paths) for created in outcome.created),
+    )
+
+
+# ---------------------------------------------------------------------------------- memory
+@dataclass(frozen=True, slots=True)
+class MemoryFigures:
+    records: int
+    after_import_mib: float  # interpreter + the handler module's imports
+    peak_mib: float  # after serving the batch
+
+
+def measure_memory(bodies: Sequence[str]) -> MemoryFigures:
+    """Peak RSS of a fresh interpreter that imports the handler and serves the batch."""
+    with tempfile.TemporaryDirectory() as folder:
+        batch = Path(folder) / "batch.json"
+        batch.write_text(json.dumps(list(bodies)), encoding="utf-8")
+        output = _python(["-m", "emulator.handler_figures", str(batch)])
+    figures = json.loads(output)
+    return MemoryFigures(len(bodies), figures["after_import_mib"], figures["peak_mib"])
+
+
+def _rss_mib() -> float:
+    """This process's peak resident set. VmHWM is kept per address space, so it starts afresh
+    at exec; ru_maxrss (the fallback off Linux) can carry the forking parent's peak over."""
+    status = Path("/proc/self/status")
+    if status.exists():
+        for line in status.read_text(encoding="ascii").splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024  # kB
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+
+
+def _memory_child(batch_file: str) -> None:
+    """The child of ``measure_memory``: import the handler, serve the batch, report."""
+    import app  # noqa: F401 - the handler module's imports are what is measured
+
+    after_import = _rss_mib()
+    bodies = json.loads(Path(batch_file).read_text(encoding="utf-8"))
+    _serve(messages_from(bodies), Config.from_env(ENVIRONMENT))
+    print(json.dumps({"after_import_mib": after_import, "peak_mib": _rss_mib()}))
+
+
+# ---------------------------------------------------------------------------- cold import
+@dataclass(frozen=True, slots=True)
+class ImportFigures:
+    runs: int
+    boto3_ms: float  # median
+    handler_ms: float  # median
+
+    @property
+    def ratio(self) -> float:
+        return self.handler_ms / self.boto3_ms
+
+
+def measure_cold_import(runs: int = 7) -> ImportFigures:
+    """Median import time of ``app`` (the handler module) and of ``boto3`` alone, each in
+    fresh interpreters, alternating so both see the same machine load."""
+    for module in ("boto3", "app"):  # warm the bytecode caches
+        _import_seconds(module)
+    boto3_times: list[float] = []
+    handler_times: list[float] = []
+    for _ in range(max(1, runs)):
+        boto3_times.append(_import_seconds("boto3"))
+        handler_times.append(_import_seconds("app"))
+    return ImportFigures(
+        runs=len(boto3_times),
+        boto3_ms=statistics.median(boto3_times) * 1000,
+        handler_ms=statistics.median(handler_times) * 1000,
+    )
+
+
+def _import_seconds(module: str) -> float:
+    return float(_python(["-c", _IMPORT_SNIPPET.format(module=module)]).strip())
+
+
+def _python(arguments: Sequence[str]) -> str:
+    """Run this interpreter with the layer and the handler on the path; its stdout."""
+    environment = {
+        **os.environ,
+        "PYTHONPATH": PYTHONPATH,
+        "POWERTOOLS_LOG_LEVEL": "WARNING",
+        "POWERTOOLS_METRICS_NAMESPACE": "Benchmark",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
+    completed = subprocess.run(  # noqa: S603 - this interpreter, fixed arguments
+        [sys.executable, *arguments],
+        cwd=ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return completed.stdout
+
+
+if __name__ == "__main__":
+    _memory_child(sys.argv[1])

@@ -475,6 +475,7 @@ def render_chart(results: Sequence[CaseResult], path: Path) -> None:
 
     mpl.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib import ticker
 
     workloads = list(dict.fromkeys(r.workload for r in results))
     strategies = list(dict.fromkeys(r.strategy for r in results))
@@ -483,7 +484,7 @@ def render_chart(results: Sequence[CaseResult], path: Path) -> None:
     for n, strategy in enumerate(strategies):
         offsets = [i + (n - (len(strategies) - 1) / 2) * width for i in range(len(workloads))]
         rows = [_find(results, w, strategy) for w in workloads]
-        billed = [max(r.billed_paths, 0.5) if r else 0 for r in rows]
+        billed = [r.billed_paths if r else 0 for r in rows]
         completed = [
             (r.completed.p99 or 0.0) if r is not None and r.completed.p99 is not None else 0.0
             for r in rows
@@ -492,11 +493,14 @@ def render_chart(results: Sequence[CaseResult], path: Path) -> None:
         cost.bar(offsets, billed, width, label=label)
         speed.bar(offsets, completed, width, label=label)
     for axes, title, unit in (
-        (cost, "Billed paths (log scale)", "paths"),
+        (cost, "Billed paths (log scale; none: no bar)", "paths"),
         (speed, "Upload to invalidation completed, p99 (log scale)", "simulated seconds"),
     ):
         axes.set_title(title)
         axes.set_yscale("log")
+        highest = max((bar.get_height() for bar in axes.patches), default=1.0)
+        axes.set_ylim(0.8, max(highest, 1.0) * 2)
+        axes.yaxis.set_major_formatter(ticker.FuncFormatter(lambda value, _: f"{value:,.0f}"))
         axes.set_ylabel(unit)
         axes.set_xticks(range(len(workloads)), workloads)
         axes.grid(axis="y", alpha=0.3)

@@ -313,6 +313,9 @@ def markdown(
         strategy_lines,
         "",
         "The three other strategies stand for what existing tools do (see the peers notes). "
+        "One invalidation per object is triggered as those tools are, on each event as it "
+        "arrives: no batching window, batches of at most 10 records, up to 100 concurrent "
+        "invocations. The batching strategies use the same event source as this service. "
         "To compare strategies and nothing else, they get this service's key-to-path mapping "
         "and generous error handling: a refused request fails its records, SQS delivers them "
         "again after the visibility timeout and dead-letters them after 8 deliveries. Their "

@@ -11,7 +11,9 @@ completion or notifies, as none of the peers does. Caller references are unique 
 the peers' timestamps or random values are, so a redelivered record is invalidated (and billed)
 again.
 
-- :class:`PerObject`: one invalidation per object (per record), with that key's paths.
+- :class:`PerObject`: one invalidation per object (per record), with that key's paths. The
+  benchmark runs it without a batching window (``emulator.benchmark.immediate``), as tools
+  triggered by each event are.
 - :class:`PerBatch`: one invalidation per batch with every path and no collapsing, split into
   requests of 3,000 paths (CloudFront's per-request maximum) as the better peers do.
 - :class:`Everything`: one ``/*`` invalidation per batch.

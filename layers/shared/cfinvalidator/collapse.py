@@ -112,11 +112,16 @@ class _Tree:
         self.outside: list[str] = []  # not under the scope: never collapsed
         self.root = _Node(policy.scope)
         self.nodes: dict[str, _Node] = {policy.scope: self.root}
+        scope, nodes = policy.scope, self.nodes
         for path in paths:
-            if path.startswith(policy.scope):
-                self._node(_directory(path, policy.scope)).own.append(path)
-            else:
+            if not path.startswith(scope):
                 self.outside.append(path)
+                continue
+            directory = _directory(path, scope)
+            node = nodes.get(directory)  # most paths share a directory with an earlier one
+            if node is None:
+                node = self._node(directory)
+            node.own.append(path)
         # Deepest first: a child's prefix is always longer than its parent's.
         self.bottom_up = sorted(self.nodes.values(), key=lambda n: len(n.prefix), reverse=True)
 
@@ -238,14 +243,19 @@ def _drop_redundant(cover: dict[str, str]) -> dict[str, str]:
             prefixes.append(path)  # sorted order: a kept prefix precedes its extensions
     if not prefixes:
         return cover
-    result: dict[str, str] = {}
-    for needed, chosen in cover.items():
-        probe = chosen[:-1] if is_wildcard(chosen) else chosen
-        index = bisect.bisect_right(prefixes, probe) - 1
-        if index >= 0 and probe.startswith(prefixes[index]):
-            chosen = prefixes[index] + WILDCARD
-        result[needed] = chosen
-    return result
+    # Many needed paths share a chosen path (a wildcard): look each chosen path up once.
+    remap = {chosen: _broadest(prefixes, chosen) for chosen in set(cover.values())}
+    return {needed: remap[chosen] for needed, chosen in cover.items()}
+
+
+def _broadest(prefixes: list[str], chosen: str) -> str:
+    """The wildcard of ``prefixes`` (sorted, none extending another) covering ``chosen``, or
+    ``chosen`` itself if none does."""
+    probe = chosen[:-1] if is_wildcard(chosen) else chosen
+    index = bisect.bisect_right(prefixes, probe) - 1
+    if index >= 0 and probe.startswith(prefixes[index]):
+        return prefixes[index] + WILDCARD
+    return chosen
 
 
 def _select(needed: Collection[str], policy: CollapsePolicy, budget: Budget) -> Selection:

@@ -79,6 +79,11 @@ class DistributionState:
         return cls(busy_files, busy_wildcards, exact, wildcards, lengths)
 
     @property
+    def covers_nothing(self) -> bool:
+        """True when ``covering`` answers None for every path (no invalidation known)."""
+        return not self._exact and not self._wildcards
+
+    @property
     def budget(self) -> Budget:
         return Budget(
             files=max(0, MAX_IN_PROGRESS_FILES - self.busy_files),

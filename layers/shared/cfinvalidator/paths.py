@@ -24,7 +24,10 @@ WILDCARD = "*"
 _UNSAFE = frozenset(' "<>#%{}|\\^[]`?')
 _UNSUPPORTED = "~"
 # Printable ASCII that needs no encoding (everything from ! to } except the unsafe set and ~).
-_PLAIN = re.compile(r"[!$&'()*+,\-./0-9:;=@A-Z_a-z]*")
+_PLAIN_CHARS = r"!$&'()*+,\-./0-9:;=@A-Z_a-z"
+_PLAIN = re.compile(f"[{_PLAIN_CHARS}]*")
+# A run of characters that need encoding (``~`` is left out: keys are cut before it).
+_TO_ENCODE = re.compile(f"[^{_PLAIN_CHARS}~]+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,7 +51,21 @@ class PathRules:
 
 
 def decode_event_key(raw_key: str) -> str:
-    """Decode a key as S3 puts it in event notifications (form encoding)."""
+    """Decode a key as S3 puts it in event notifications (form encoding): the result (or the
+    UnicodeDecodeError) of ``unquote_plus(raw_key, encoding="utf-8", errors="strict")``."""
+    text = raw_key.replace("+", " ")
+    if "%" not in text:
+        return text
+    if text.isascii() and "\\" not in text:
+        # The usual key: C codecs instead of unquote's Python loop. With no backslash of its
+        # own, every backslash is one of these \xXX escapes: unicode_escape turns each into
+        # code point XX, latin-1 into byte XX, and the other characters stay as they are.
+        # An invalid escape or bytes that are not UTF-8 raise; unquote_plus then decides.
+        escaped = text.replace("%", "\\x").encode("ascii")
+        try:
+            return escaped.decode("unicode_escape").encode("latin-1").decode("utf-8")
+        except UnicodeDecodeError:
+            pass
     return unquote_plus(raw_key, encoding="utf-8", errors="strict")
 
 
@@ -59,19 +76,46 @@ def _encode_char(char: str) -> str:
     return char
 
 
+# Every byte as ``_encode_char`` writes it (UTF-8 bytes of non-ASCII characters all escaped),
+# for str.translate on UTF-8 read as latin-1: one character per byte.
+_BYTE_ESCAPES = tuple(
+    _encode_char(chr(byte)) if byte < 0x80 else f"%{byte:02X}" for byte in range(256)
+)
+# Up to this length a table lookup per byte is fastest; beyond, a key is mostly long runs of
+# non-ASCII characters, escaped a run at a time.
+_SHORT = 64
+
+
+def _escape(run: re.Match[str]) -> str:
+    """Every UTF-8 byte of the run as %XX, as ``_encode_char`` writes it."""
+    return "%" + run.group().encode("utf-8").hex("%").upper()
+
+
+def _encode(literal: str) -> str:
+    """``_encode_char`` applied to every character of ``literal`` (which holds no ``~``)."""
+    if len(literal) <= _SHORT:
+        return literal.encode("utf-8").decode("latin-1").translate(_BYTE_ESCAPES)
+    return _TO_ENCODE.sub(_escape, literal)
+
+
 def encode_viewer_key(viewer_key: str) -> str:
     """The CloudFront path naming ``viewer_key`` exactly, or a wildcard covering it."""
     if len(viewer_key) < MAX_PATH_LENGTH and _PLAIN.fullmatch(viewer_key):
         return "/" + viewer_key  # the common case: nothing to encode or cut
     cut = viewer_key.find(_UNSUPPORTED)
     literal = viewer_key if cut < 0 else viewer_key[:cut]
-    encoded = [_encode_char(char) for char in literal]
-    path = "/" + "".join(encoded)
+    path = "/" + _encode(literal)
     if cut >= 0:
         path += WILDCARD
     if len(path) <= MAX_PATH_LENGTH:
         return path
-    # Too long: keep whole encoded characters up to the limit, then cover the rest with a wildcard.
+    return _cut_to_length(literal)
+
+
+def _cut_to_length(literal: str) -> str:
+    """Too long: keep whole encoded characters up to the limit, then cover the rest with a
+    wildcard."""
+    encoded = [_encode_char(char) for char in literal]
     length = 1
     kept: list[str] = []
     for piece in encoded:
@@ -104,11 +148,9 @@ def paths_for_key(key: str, rules: PathRules) -> tuple[str, ...]:
     viewer_key = rules.viewer_key(key)
     if viewer_key is None:
         return ()
-    candidates = [viewer_key]
     index = rules.index_document
-    if index and (viewer_key == index or viewer_key.endswith("/" + index)):
-        directory = viewer_key[: -len(index)]  # "" for the root, else "dir/"
-        candidates.append(directory)
-        if directory:
-            candidates.append(directory[:-1])
+    if not (index and (viewer_key == index or viewer_key.endswith("/" + index))):
+        return (encode_viewer_key(viewer_key),)  # the common case: one path
+    directory = viewer_key[: -len(index)]  # "" for the root, else "dir/"
+    candidates = [viewer_key, directory, directory[:-1]] if directory else [viewer_key, ""]
     return tuple(dict.fromkeys(encode_viewer_key(candidate) for candidate in candidates))

@@ -97,10 +97,10 @@ def caller_reference(distribution_id: str, identities: Iterable[str], paths: Ite
     identity, so it gets a new invalidation. Paths are included so that a configuration change
     between deliveries produces a new request rather than InvalidationBatchAlreadyExists.
     """
-    digest = hashlib.sha256()
-    digest.update(distribution_id.encode())
-    for part in (*sorted(set(identities)), "", *sorted(set(paths))):
-        digest.update(b"\n" + part.encode("utf-8", "surrogatepass"))
+    parts = (*sorted(set(identities)), "", *sorted(set(paths)))
+    digest = hashlib.sha256(distribution_id.encode())
+    # One update per part, each part preceded by a newline, hashes the same bytes as this.
+    digest.update(("\n" + "\n".join(parts)).encode("utf-8", "surrogatepass"))
     return CALLER_REFERENCE_PREFIX + digest.hexdigest()
 
 
@@ -123,9 +123,10 @@ def gather(messages: Sequence[ParsedMessage], *, bucket_name: str, rules: PathRu
     rejected: dict[str, str] = {}
     changes: list[Change] = []
     out_of_scope: dict[str, None] = {}
+    # One look at the whole batch spares the per-record check when no record is foreign.
+    check_buckets = any(e.bucket != bucket_name for m in messages for e in m.events)
     for message in messages:
-        foreign = sorted({e.bucket for e in message.events if e.bucket != bucket_name})
-        if foreign:
+        if check_buckets and (foreign := _foreign_buckets(message, bucket_name)):
             rejected[message.message_id] = (
                 f"event from bucket(s) {foreign}, this stack serves {bucket_name!r}"
             )
@@ -139,13 +140,13 @@ def gather(messages: Sequence[ParsedMessage], *, bucket_name: str, rules: PathRu
     return Gathered(tuple(changes), rejected, tuple(out_of_scope))
 
 
-@dataclass(slots=True)
-class _Needs:
-    """What one message still needs on one distribution."""
+def _foreign_buckets(message: ParsedMessage, bucket_name: str) -> list[str]:
+    return sorted({e.bucket for e in message.events if e.bucket != bucket_name})
 
-    paths: set[str] = field(default_factory=set)
-    identities: set[str] = field(default_factory=set)
-    keys: set[str] = field(default_factory=set)
+
+# What one message still needs on one distribution: its changes, each cut down to the paths no
+# earlier invalidation covers (a change left with none is dropped).
+type _Needs = list[Change]
 
 
 def _needs(
@@ -154,28 +155,56 @@ def _needs(
     needs: dict[str, _Needs] = {}
     reused: dict[str, tuple[KnownInvalidation, set[str], set[str]]] = {}
     covered = 0
+    may_be_covered = not state.covers_nothing
     for change in changes:
         event = change.event
-        need = needs.setdefault(event.message_id, _Needs())
-        for path in change.paths:
-            earlier = state.covering(path, event.event_time)
-            if earlier is None:
-                need.paths.add(path)
-                need.identities.add(event.identity)
-                need.keys.add(event.key)
-                continue
-            covered += 1
-            if event.message_id in redelivered and earlier.caller_reference.startswith(
-                CALLER_REFERENCE_PREFIX
-            ):
-                entry = reused.setdefault(earlier.invalidation_id, (earlier, set(), set()))
-                entry[1].add(event.message_id)
-                entry[2].add(event.key)
+        need = needs.get(event.message_id)
+        if need is None:
+            need = needs[event.message_id] = []
+        remaining = change
+        if may_be_covered:
+            remaining, covering = _split_covered(change, state)
+            covered += len(covering)
+            if covering and event.message_id in redelivered:
+                _note_reuse(reused, event, covering)
+        if remaining.paths:
+            need.append(remaining)
     reuses = [
         Reuse(invalidation, frozenset(ids), tuple(sorted(keys)))
         for invalidation, ids, keys in reused.values()
     ]
     return needs, reuses, covered
+
+
+def _split_covered(
+    change: Change, state: DistributionState
+) -> tuple[Change, list[KnownInvalidation]]:
+    """The change cut down to the paths no earlier invalidation covers, and the invalidation
+    covering each of the others."""
+    missing: list[str] = []
+    covering: list[KnownInvalidation] = []
+    for path in change.paths:
+        earlier = state.covering(path, change.event.event_time)
+        if earlier is None:
+            missing.append(path)
+        else:
+            covering.append(earlier)
+    if not covering:
+        return change, covering
+    return Change(change.event, tuple(missing)), covering
+
+
+def _note_reuse(
+    reused: dict[str, tuple[KnownInvalidation, set[str], set[str]]],
+    event: ObjectEvent,
+    covering: Iterable[KnownInvalidation],
+) -> None:
+    """A redelivered event covered by invalidations of ours: their trackers serve it."""
+    for earlier in covering:
+        if earlier.caller_reference.startswith(CALLER_REFERENCE_PREFIX):
+            entry = reused.setdefault(earlier.invalidation_id, (earlier, set(), set()))
+            entry[1].add(event.message_id)
+            entry[2].add(event.key)
 
 
 def _admit(
@@ -191,7 +220,7 @@ def _admit(
         need = needs.get(message_id)
         if need is None:
             continue
-        extra = {cover[path] for path in need.paths} - chosen
+        extra = {cover[path] for change in need for path in change.paths} - chosen
         extra_files, extra_wildcards = count(extra)
         if budget.admits(files + extra_files, wildcards + extra_wildcards):
             chosen |= extra
@@ -201,10 +230,12 @@ def _admit(
 
 def _served(needs: Mapping[str, _Needs], cover: Mapping[str, str], chosen: set[str]) -> set[str]:
     """Messages whose every needed path is covered by a chosen path."""
+    if chosen.issuperset(cover.values()):  # ``cover`` maps every needed path
+        return {mid for mid, need in needs.items() if need}
     return {
         mid
         for mid, need in needs.items()
-        if need.paths and all(cover[path] in chosen for path in need.paths)
+        if need and all(cover[path] in chosen for change in need for path in change.paths)
     }
 
 
@@ -225,7 +256,7 @@ def _choose(
     first = options[0]
     if first.fits:
         return first.cover, set(first.cover.values())
-    waiting = {mid for mid, need in needs.items() if need.paths}
+    waiting = {mid for mid, need in needs.items() if need}
     fallback = options[1] if len(options) > 1 else None
     if fallback is not None and fallback.fits and waiting <= impatient:
         return fallback.cover, set(fallback.cover.values())
@@ -253,28 +284,30 @@ def plan_distribution(
     be served with more billed paths when the wildcard quota stays full.
     """
     needs, reused, covered = _needs(changes, state, redelivered)
-    needed = set().union(*(need.paths for need in needs.values()))
+    needed = {path for need in needs.values() for change in need for path in change.paths}
     options = candidates(needed, policy, state.budget)
     cover, chosen = _choose(needs, options, state.budget, priority, impatient)
     served = _served(needs, cover, chosen)
-    deferred = frozenset(mid for mid, need in needs.items() if need.paths and mid not in served)
+    deferred = frozenset(mid for mid, need in needs.items() if need and mid not in served)
+    served_changes = [change for mid in served for change in needs[mid]]
+    served_paths = {path for change in served_changes for path in change.paths}
     request = None
     if served:
-        paths = tuple(sorted({cover[p] for mid in served for p in needs[mid].paths}))
-        identities = set().union(*(needs[mid].identities for mid in served))
+        paths = tuple(sorted({cover[p] for p in served_paths}))
+        identities = {change.event.identity for change in served_changes}
         request = InvalidationRequest(
             distribution_id=distribution_id,
             paths=paths,
             caller_reference=caller_reference(distribution_id, identities, paths),
             message_ids=frozenset(served),
-            source_keys=tuple(sorted(set().union(*(needs[mid].keys for mid in served)))),
+            source_keys=tuple(sorted({change.event.key for change in served_changes})),
         )
     return DistributionPlan(
         distribution_id=distribution_id,
         request=request,
         deferred=deferred,
         reused=tuple(reused),
-        needed_paths=len({p for mid in served for p in needs[mid].paths}),
+        needed_paths=len(served_paths),
         covered_paths=covered,
     )
 

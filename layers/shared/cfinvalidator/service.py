@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from enum import IntEnum
@@ -115,7 +115,7 @@ class Fate(IntEnum):
     DEAD = 2
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class Verdict:
     fate: Fate = Fate.DONE
     code: str = ""
@@ -164,13 +164,14 @@ def policy_from(config: Config) -> CollapsePolicy:
 
 
 class _Batch:
-    """Per-record verdicts, and the keys each record carried (for FAILED notifications)."""
+    """Per-record verdicts, and what each record carried (its keys name it in FAILED
+    notifications)."""
 
     def __init__(self, messages: Sequence[SqsMessage], started_at: datetime) -> None:
         self.messages = {m.message_id: m for m in messages}
         self.order = [m.message_id for m in messages]
-        self.verdicts = {m.message_id: Verdict() for m in messages}
-        self.keys: dict[str, list[str]] = {m.message_id: [] for m in messages}
+        self.verdicts = dict.fromkeys(self.order, Verdict())  # immutable: one instance will do
+        self.parsed: list[ParsedMessage] = []
         self.started_at = started_at
         # Records closest to the receive limit first, then batch order (sort is stable).
         self.priority = sorted(self.order, key=lambda m: -self.messages[m].receive_count)
@@ -183,6 +184,10 @@ class _Batch:
             if fate > verdict.fate:
                 self.verdicts[message_id] = Verdict(fate, code, reason, distribution)
 
+    def keys_of(self, message_ids: Collection[str]) -> set[str]:
+        """The keys of the events these records carried."""
+        return {e.key for p in self.parsed if p.message_id in message_ids for e in p.events}
+
     def judge_error(self, message_ids: Iterable[str], error: CloudFrontError, dist: str) -> None:
         fate = Fate.DEAD if classify(error) is Action.FAIL else Fate.DEFER
         self.judge(message_ids, fate, error.code, error.message, dist)
@@ -191,7 +196,6 @@ class _Batch:
 def _parse_all(
     messages: Sequence[SqsMessage], batch: _Batch, outcome: BatchOutcome
 ) -> list[ParsedMessage]:
-    parsed: list[ParsedMessage] = []
     for message in messages:
         try:
             result = parse_message(message.message_id, message.body)
@@ -201,10 +205,8 @@ def _parse_all(
         if result.is_test_event:
             logger.info("s3:TestEvent acknowledged", extra={"message_id": message.message_id})
             outcome.test_events += 1
-        for event in result.events:
-            batch.keys[message.message_id].append(event.key)
-        parsed.append(result)
-    return parsed
+        batch.parsed.append(result)
+    return batch.parsed
 
 
 class _Distribution:
@@ -457,7 +459,7 @@ def _notify_failures(
         verdict = batch.verdicts[letter.message_id]
         groups.setdefault((verdict.distribution_id, verdict.code), []).append(letter.message_id)
     for (distribution_id, code), message_ids in groups.items():
-        keys = sorted({key for mid in message_ids for key in batch.keys[mid]})
+        keys = sorted(batch.keys_of(set(message_ids)))
         first = batch.verdicts[message_ids[0]]
         message = {
             "status": "FAILED",

@@ -1,12 +1,13 @@
 """The batcher's own figures: CPU and throughput for one batch with AWS stubbed, peak memory,
 and the cold import of the handler module next to a bare ``import boto3``.
 
-- CPU: ``process_batch`` (parse, plan, create, settle) on a batch of S3 event messages with
-  in-process stubs for CloudFront, Step Functions, SQS and SNS, timed with
-  ``time.process_time`` after one warm-up run; the minimum and median of the repeats.
-- Memory: a fresh interpreter imports the handler module (functions/batcher/app.py), reads the
-  batch from a file and serves it; its peak resident set (``ru_maxrss``) is what the function's
-  MemorySize must hold. ``tracemalloc`` gives the batch's own peak Python allocation.
+- CPU: a fresh interpreter imports the handler module (functions/batcher/app.py), reads a
+  batch of S3 event messages from a file and serves it with ``process_batch`` (parse, plan,
+  create, settle) and in-process stubs for CloudFront, Step Functions, SQS and SNS: one
+  warm-up, then repeats timed with ``time.process_time``; the minimum and median.
+- Memory: that interpreter's peak resident set after the imports and after serving, what the
+  function's MemorySize must hold; ``tracemalloc`` gives the batch's own peak Python
+  allocation.
 - Cold import: fresh interpreters, alternating, each timing only its import statement
   (interpreter start-up excluded; bytecode caches warm, as after the first run on a machine).
 
@@ -43,10 +44,8 @@ from cfinvalidator.service import BatchOutcome, Ports, SqsMessage, process_batch
 __all__ = [
     "BatchFigures",
     "ImportFigures",
-    "MemoryFigures",
     "measure_batch",
     "measure_cold_import",
-    "measure_memory",
     "stub_ports",
 ]
 
@@ -129,13 +128,17 @@ def _serve(messages: Sequence[SqsMessage], config: Config) -> BatchOutcome:
         metrics.clear_metrics()
 
 
-# ------------------------------------------------------------------------------------ CPU
+# ------------------------------------------------------------------------- CPU and memory
 @dataclass(frozen=True, slots=True)
 class BatchFigures:
+    """One batch served by a fresh interpreter that imported the handler module."""
+
     records: int
     cpu_ms_min: float
     cpu_ms_median: float
     wall_ms_median: float
+    after_import_mib: float  # peak RSS once the handler module is imported
+    peak_mib: float  # peak RSS after serving the batch (repeatedly)
     peak_python_mib: float  # tracemalloc peak while serving the batch once
     invalidations: int
     billed_paths: int
@@ -151,50 +154,25 @@ def messages_from(bodies: Sequence[str]) -> list[SqsMessage]:
 
 
 def measure_batch(bodies: Sequence[str], repeats: int = 7) -> BatchFigures:
-    """Serve the batch ``repeats`` times after a warm-up; CPU and wall time per batch."""
-    config = Config.from_env(ENVIRONMENT)
-    messages = messages_from(bodies)
-    outcome = _serve(messages, config)
-    cpu: list[float] = []
-    wall: list[float] = []
-    for _ in range(max(1, repeats)):
-        cpu_started, wall_started = time.process_time(), time.perf_counter()
-        _serve(messages, config)
-        cpu.append((time.process_time() - cpu_started) * 1000)
-        wall.append((time.perf_counter() - wall_started) * 1000)
-    tracemalloc.start()
-    try:
-        _serve(messages, config)
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
-    return BatchFigures(
-        records=len(messages),
-        cpu_ms_min=min(cpu),
-        cpu_ms_median=statistics.median(cpu),
-        wall_ms_median=statistics.median(wall),
-        peak_python_mib=peak / 2**20,
-        invalidations=len(outcome.created),
-        billed_paths=sum(len(created.request.paths) for created in outcome.created),
-    )
-
-
-# ---------------------------------------------------------------------------------- memory
-@dataclass(frozen=True, slots=True)
-class MemoryFigures:
-    records: int
-    after_import_mib: float  # interpreter + the handler module's imports
-    peak_mib: float  # after serving the batch
-
-
-def measure_memory(bodies: Sequence[str]) -> MemoryFigures:
-    """Peak RSS of a fresh interpreter that imports the handler and serves the batch."""
+    """Serve the batch in a fresh interpreter (as a new Lambda environment would): one
+    warm-up, then ``repeats`` timed runs; memory as described in the module."""
     with tempfile.TemporaryDirectory() as folder:
         batch = Path(folder) / "batch.json"
         batch.write_text(json.dumps(list(bodies)), encoding="utf-8")
-        output = _python(["-m", "emulator.handler_figures", str(batch)])
+        output = _python(["-m", "emulator.handler_figures", str(batch), str(max(1, repeats))])
     figures = json.loads(output)
-    return MemoryFigures(len(bodies), figures["after_import_mib"], figures["peak_mib"])
+    cpu, wall = figures["cpu_ms"], figures["wall_ms"]
+    return BatchFigures(
+        records=len(bodies),
+        cpu_ms_min=min(cpu),
+        cpu_ms_median=statistics.median(cpu),
+        wall_ms_median=statistics.median(wall),
+        after_import_mib=figures["after_import_mib"],
+        peak_mib=figures["peak_mib"],
+        peak_python_mib=figures["peak_python_mib"],
+        invalidations=figures["invalidations"],
+        billed_paths=figures["billed_paths"],
+    )
 
 
 def _rss_mib() -> float:
@@ -208,14 +186,38 @@ def _rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
 
-def _memory_child(batch_file: str) -> None:
-    """The child of ``measure_memory``: import the handler, serve the batch, report."""
+def _batch_child(batch_file: str, repeats: int) -> None:
+    """The child of ``measure_batch``: import the handler, serve the batch, print figures."""
     import app  # noqa: F401 - the handler module's imports are what is measured
 
     after_import = _rss_mib()
-    bodies = json.loads(Path(batch_file).read_text(encoding="utf-8"))
-    _serve(messages_from(bodies), Config.from_env(ENVIRONMENT))
-    print(json.dumps({"after_import_mib": after_import, "peak_mib": _rss_mib()}))
+    config = Config.from_env(ENVIRONMENT)
+    messages = messages_from(json.loads(Path(batch_file).read_text(encoding="utf-8")))
+    outcome = _serve(messages, config)
+    cpu: list[float] = []
+    wall: list[float] = []
+    for _ in range(repeats):
+        cpu_started, wall_started = time.process_time(), time.perf_counter()
+        _serve(messages, config)
+        cpu.append((time.process_time() - cpu_started) * 1000)
+        wall.append((time.perf_counter() - wall_started) * 1000)
+    peak = _rss_mib()
+    tracemalloc.start()
+    try:
+        _serve(messages, config)
+        _, peak_python = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    figures = {
+        "cpu_ms": cpu,
+        "wall_ms": wall,
+        "after_import_mib": after_import,
+        "peak_mib": peak,
+        "peak_python_mib": peak_python / 2**20,
+        "invalidations": len(outcome.created),
+        "billed_paths": sum(len(created.request.paths) for created in outcome.created),
+    }
+    print(json.dumps(figures))
 
 
 # ---------------------------------------------------------------------------- cold import
@@ -272,4 +274,4 @@ def _python(arguments: Sequence[str]) -> str:
 
 
 if __name__ == "__main__":
-    _memory_child(sys.argv[1])
+    _batch_child(sys.argv[1], int(sys.argv[2]))

@@ -111,7 +111,6 @@ def run(scale: float, out: Path, repeats: int) -> BenchRun:
         batches={
             name: handler_figures.measure_batch(batch, repeats) for name, batch in bodies.items()
         },
-        memory=handler_figures.measure_memory(bodies["site deploy"]),
         imports=handler_figures.measure_cold_import(repeats),
         memory_size_mib=memory_size_mib(),
     )

@@ -49,8 +49,10 @@ test: lint typecheck template unit
 demo: setup
 	$(PY) -m scripts.demo
 
-# About two minutes on 2 cores; pass options with BENCH_ARGS="--scale 0.1".
+# About two minutes on 2 cores; pass options with BENCH_ARGS="--scale 0.1". sam build first:
+# the handler is measured with the packages the built layer ships, not the dev virtualenv's.
 bench: setup
+	$(VENV)/bin/sam build --template template.yaml
 	PYTHONPATH=layers/shared:functions/batcher:. $(PY) -m scripts.bench $(BENCH_ARGS)
 
 # Regenerate the layer's pinned requirements from the lock (run after changing dependencies).

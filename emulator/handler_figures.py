@@ -11,6 +11,9 @@ and the cold import of the handler module next to a bare ``import boto3``.
 - Cold import: fresh interpreters, alternating, each timing only its import statement
   (interpreter start-up excluded; bytecode caches warm, as after the first run on a machine).
 
+Every measuring interpreter runs in ``runtime()``: the layer and function as ``sam build``
+left them, without site-packages, so the packages are Lambda's rather than the dev tools'.
+
 This module imports nothing heavy at import time: the memory child process runs it.
 """
 
@@ -44,15 +47,15 @@ from cfinvalidator.service import BatchOutcome, Ports, SqsMessage, process_batch
 __all__ = [
     "BatchFigures",
     "ImportFigures",
+    "Runtime",
     "measure_batch",
     "measure_cold_import",
+    "runtime",
     "stub_ports",
 ]
 
 ROOT: Final = Path(__file__).resolve().parent.parent
-PYTHONPATH: Final = os.pathsep.join(
-    str(ROOT / part) for part in ("layers/shared", "functions/batcher", ".")
-)
+BUILD: Final = ROOT / ".aws-sam" / "build"
 NOW: Final = datetime(2026, 11, 21, 0, 5, tzinfo=UTC)
 ENVIRONMENT: Final = {
     "DISTRIBUTION_IDS": "E2EXAMPLE12345",
@@ -220,12 +223,41 @@ def _batch_child(batch_file: str, repeats: int) -> None:
     print(json.dumps(figures))
 
 
+# ----------------------------------------------------------------------------- runtime
+@dataclass(frozen=True, slots=True)
+class Runtime:
+    """Where the measuring interpreters import from, and how to describe it."""
+
+    paths: tuple[Path, ...]
+    isolated: bool  # True: no site-packages (``python -S``), as in Lambda
+    description: str
+
+
+def runtime() -> Runtime:
+    """The layer and function as ``sam build`` left them, without site-packages: the packages
+    Lambda loads (the layer's boto3 first). Without a build, the development virtualenv, whose
+    extra packages (awscrt, pyOpenSSL...) also slow a bare ``import boto3`` down."""
+    layer, function = BUILD / "SharedLayer" / "python", BUILD / "BatcherFunction"
+    if (layer / "boto3").is_dir() and (function / "app.py").is_file():
+        return Runtime(
+            (layer, function, ROOT),
+            isolated=True,
+            description="the built layer and function (.aws-sam/build), no site-packages",
+        )
+    return Runtime(
+        (ROOT / "layers" / "shared", ROOT / "functions" / "batcher", ROOT),
+        isolated=False,
+        description="the development virtualenv (no sam build found)",
+    )
+
+
 # ---------------------------------------------------------------------------- cold import
 @dataclass(frozen=True, slots=True)
 class ImportFigures:
     runs: int
     boto3_ms: float  # median
     handler_ms: float  # median
+    environment: str = ""
 
     @property
     def ratio(self) -> float:
@@ -246,6 +278,7 @@ def measure_cold_import(runs: int = 7) -> ImportFigures:
         runs=len(boto3_times),
         boto3_ms=statistics.median(boto3_times) * 1000,
         handler_ms=statistics.median(handler_times) * 1000,
+        environment=runtime().description,
     )
 
 
@@ -254,16 +287,17 @@ def _import_seconds(module: str) -> float:
 
 
 def _python(arguments: Sequence[str]) -> str:
-    """Run this interpreter with the layer and the handler on the path; its stdout."""
+    """Run this interpreter in the ``runtime()`` (the layer and the handler); its stdout."""
+    place = runtime()
     environment = {
         **os.environ,
-        "PYTHONPATH": PYTHONPATH,
+        "PYTHONPATH": os.pathsep.join(str(path) for path in place.paths),
         "POWERTOOLS_LOG_LEVEL": "WARNING",
         "POWERTOOLS_METRICS_NAMESPACE": "Benchmark",
         "AWS_DEFAULT_REGION": "us-east-1",
     }
     completed = subprocess.run(  # noqa: S603 - this interpreter, fixed arguments
-        [sys.executable, *arguments],
+        [sys.executable, *(["-S"] if place.isolated else []), *arguments],
         cwd=ROOT,
         env=environment,
         capture_output=True,

@@ -7,8 +7,7 @@ function's handler in this process instead, as a fresh execution environment wou
   with its layers' folders on ``sys.path`` the way Lambda puts layers under ``/opt/python``;
 - every invocation (and the cold start) runs with the function's resolved ``Environment`` plus the
   variables the Lambda runtime sets (``AWS_LAMBDA_FUNCTION_NAME``...), restored afterwards;
-  ``AWS_SAM_LOCAL=true`` marks it as local, as ``sam local invoke`` does (Powertools then keeps the
-  tracer off: there is no X-Ray daemon);
+  ``AWS_SAM_LOCAL=true`` marks it as local, as ``sam local invoke`` does;
 - anything the function writes to stdout goes to ``log_sink`` when one is given, as Lambda sends
   stdout to CloudWatch Logs;
 - :class:`FakeLambdaContext` carries the name, ARN, memory, request ID and the remaining time

@@ -7,10 +7,9 @@ import os
 from collections.abc import Callable
 
 # Powertools reads these when the observability module is first imported, as Lambda would have
-# them from template.yaml; tracing is off because there is no X-Ray daemon here.
+# them from template.yaml.
 os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "cloudfront-invalidator")
 os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "CloudFrontInvalidatorTest")
-os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
 
 import pytest
 from mypy_boto3_cloudfront import CloudFrontClient

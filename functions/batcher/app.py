@@ -21,7 +21,7 @@ from cfinvalidator.adapters.sns import Boto3NotifierApi
 from cfinvalidator.adapters.sqs import Boto3QueueApi
 from cfinvalidator.adapters.stepfunctions import Boto3TrackerApi
 from cfinvalidator.config import Config
-from cfinvalidator.observability import logger, metrics, tracer
+from cfinvalidator.observability import logger, metrics
 from cfinvalidator.service import Ports, SqsMessage, process_batch
 
 _RETRIES = BotoConfig(retries={"mode": "standard", "max_attempts": 5})
@@ -58,7 +58,6 @@ def _message(record: dict[str, Any]) -> SqsMessage:
 
 @logger.inject_lambda_context
 @metrics.log_metrics
-@tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     config, ports = _dependencies()
     messages = [_message(record) for record in event.get("Records", [])]

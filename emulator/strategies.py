@@ -61,10 +61,9 @@ def _records(messages: Sequence[SqsMessage], context: SimContext) -> Iterator[_R
 
 @dataclass(slots=True)
 class Strategy:
-    """Counts requests per invocation; subclasses decide which requests to make."""
+    """Makes CreateInvalidation requests; subclasses decide which."""
 
     name: str = ""
-    requests: int = 0
     _references: int = field(default=0, repr=False)
 
     def _reference(self, context: SimContext) -> str:
@@ -76,7 +75,6 @@ class Strategy:
         """One CreateInvalidation per distribution; True if every one was accepted."""
         accepted = True
         for distribution_id in context.config.distribution_ids:
-            self.requests += 1
             try:
                 context.cloudfront_fake.create_directly(
                     distribution_id, paths, self._reference(context)

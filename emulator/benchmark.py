@@ -219,11 +219,6 @@ class CaseResult:
     def dollars(self) -> float:
         return dollars(self.billed_paths)
 
-    @property
-    def not_invalidated(self) -> int:
-        """Uploads viewers may still see stale: lost, or parked in the dead-letter queue."""
-        return self.keys_lost + self.dead_lettered
-
 
 def over_invalidated(report: Report, unchanged: Iterable[str], simulation: Simulation) -> int:
     """How many objects that did not change had a viewer path invalidated on any

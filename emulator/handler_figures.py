@@ -14,7 +14,7 @@ and the cold import of the handler module next to a bare ``import boto3``.
 Every measuring interpreter runs in ``runtime()``: the layer and function as ``sam build``
 left them, without site-packages, so the packages are Lambda's rather than the dev tools'.
 
-This module imports nothing heavy at import time: the memory child process runs it.
+This module imports nothing heavy at import time: the measuring child process runs it.
 """
 
 from __future__ import annotations

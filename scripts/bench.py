@@ -22,11 +22,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cfinvalidator.observability import logger
-from emulator import bench_report, benchmark, handler_figures
-from emulator.bench_report import HandlerFigures, Target
-from emulator.benchmark import CaseResult
-from emulator.simulation import SimSettings, s3_event_body
-from emulator.workloads import hostile_keys, site_files
+from emulator.benchmark import handler_figures, report, runner
+from emulator.benchmark.report import HandlerFigures, Target
+from emulator.benchmark.runner import CaseResult
+from emulator.simulation.engine import SimSettings, s3_event_body
+from emulator.simulation.workloads import hostile_keys, site_files
 from scripts.demo import use_fake_aws_credentials
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -92,7 +92,7 @@ def run(scale: float, out: Path, repeats: int) -> BenchRun:
     use_fake_aws_credentials()
     logger.setLevel("WARNING")  # the service logs every invalidation it creates
     started = time.monotonic()
-    selected = benchmark.workloads(scale)
+    selected = runner.workloads(scale)
     settings = SimSettings()
 
     def progress(result: CaseResult) -> None:
@@ -102,22 +102,22 @@ def run(scale: float, out: Path, repeats: int) -> BenchRun:
             flush=True,
         )
 
-    print(f"simulating {len(selected)} workloads x {len(benchmark.STRATEGIES)} strategies")
-    results = benchmark.run_matrix(selected, settings=settings, progress=progress)
+    print(f"simulating {len(selected)} workloads x {len(runner.STRATEGIES)} strategies")
+    results = runner.run_matrix(selected, settings=settings, progress=progress)
     records = max(2, round(HANDLER_RECORDS * scale))
     print(f"measuring the handler ({records:,}-record batches)")
     bodies = handler_bodies(records)
-    handler = bench_report.HandlerFigures(
+    handler = report.HandlerFigures(
         batches={
             name: handler_figures.measure_batch(batch, repeats) for name, batch in bodies.items()
         },
         imports=handler_figures.measure_cold_import(repeats),
         memory_size_mib=memory_size_mib(),
     )
-    found = bench_report.targets(results, handler, settings.batching_window_seconds)
+    found = report.targets(results, handler, settings.batching_window_seconds)
     out.mkdir(parents=True, exist_ok=True)
     chart = out / "benchmarks.png"
-    bench_report.render_chart(results, chart)
+    report.render_chart(results, chart)
     environment = (
         f"{platform.machine()}, {os.cpu_count() or 1} CPUs, Python "
         f"{platform.python_version()}, scale {scale:g}, "
@@ -125,12 +125,12 @@ def run(scale: float, out: Path, repeats: int) -> BenchRun:
     )
     document = out / "benchmarks.md"
     document.write_text(
-        bench_report.markdown(
+        report.markdown(
             results, handler, found, selected, chart=chart.name, environment=environment
         ),
         encoding="utf-8",
     )
-    table = bench_report.text_table(results, handler, found)
+    table = report.text_table(results, handler, found)
     return BenchRun(results, handler, found, document, chart, table)
 
 

@@ -1,9 +1,10 @@
 """``make demo``: the whole pipeline on an in-process AWS emulator, with a timeline.
 
 No AWS account and no network: fake credentials are set in-process and every AWS call is served
-by moto. The real ``template.yaml`` is deployed (emulator.stack), CloudFront behaves as AWS
-documents (emulator.cloudfront: InProgress, then Completed), the SQS event source is emulated
-by emulator.poller, and the real batcher handler and tracker state machine run unchanged.
+by moto. The real ``template.yaml`` is deployed (emulator.local_aws.stack), CloudFront behaves as
+AWS documents (emulator.local_aws.cloudfront: InProgress, then Completed), the SQS event source
+is emulated by emulator.local_aws.poller, and the real batcher handler and tracker state machine
+run unchanged.
 
 Run from the repository root: ``python -m scripts.demo [--help]``.
 """
@@ -27,9 +28,9 @@ if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
     from mypy_boto3_stepfunctions import SFNClient
 
-    from emulator.cloudfront import FaithfulCloudFront
-    from emulator.poller import BatchRecord
-    from emulator.stack import DeployedStack
+    from emulator.local_aws.cloudfront import FaithfulCloudFront
+    from emulator.local_aws.poller import BatchRecord
+    from emulator.local_aws.stack import DeployedStack
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = REPO_ROOT / "template.yaml"
@@ -118,7 +119,7 @@ def use_fake_aws_credentials() -> None:
 
 
 def create_distribution(cloudfront: Any) -> str:
-    from emulator.cloudfront import create_distribution as create
+    from emulator.local_aws.cloudfront import create_distribution as create
 
     return create(
         cloudfront,
@@ -130,7 +131,7 @@ def create_distribution(cloudfront: Any) -> str:
 
 
 def deploy(distribution_id: str, options: Options) -> DeployedStack:
-    from emulator.stack import StackDeployError, deploy_stack
+    from emulator.local_aws.stack import StackDeployError, deploy_stack
 
     parameters: dict[str, str | int] = {
         "DistributionIds": distribution_id,
@@ -196,8 +197,8 @@ def upload_site(s3: Any, bucket: str, timeline: Timeline) -> list[str]:
 def run_event_source(
     stack: DeployedStack, sqs: SQSClient, options: Options, log_sink: io.StringIO
 ) -> list[BatchRecord]:
-    from emulator.lambda_context import LocalFunction
-    from emulator.poller import FaithfulS3Events, PollerSettings, SqsEventSourcePoller
+    from emulator.local_aws.lambda_context import LocalFunction
+    from emulator.local_aws.poller import FaithfulS3Events, PollerSettings, SqsEventSourcePoller
 
     function = LocalFunction(stack.function, region=stack.region, log_sink=log_sink)
     poller = SqsEventSourcePoller(
@@ -383,7 +384,7 @@ def report_notification(envelope: Any, uploaded: Sequence[str], timeline: Timeli
 def emulated_aws(options: Options) -> Iterator[FaithfulCloudFront]:
     from moto import mock_aws
 
-    from emulator.cloudfront import FaithfulCloudFront
+    from emulator.local_aws.cloudfront import FaithfulCloudFront
 
     with (
         mock_aws(config={"stepfunctions": {"execute_state_machine": True}}),

@@ -14,7 +14,7 @@ os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "CloudFrontInvalidatorTest
 import pytest
 from mypy_boto3_cloudfront import CloudFrontClient
 
-from emulator.cloudfront import create_distribution
+from emulator.local_aws.cloudfront import create_distribution
 
 TEST_REGION = "us-east-1"
 

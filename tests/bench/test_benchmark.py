@@ -11,8 +11,15 @@ import pytest
 from cfinvalidator.config import Config
 from cfinvalidator.paths import paths_for_key
 from cfinvalidator.service import rules_from
-from emulator.bench_report import HandlerFigures, markdown, targets, text_table
-from emulator.benchmark import (
+from emulator.benchmark.handler_figures import (
+    ENVIRONMENT,
+    BatchFigures,
+    ImportFigures,
+    measure_batch,
+    measure_cold_import,
+)
+from emulator.benchmark.report import HandlerFigures, markdown, targets, text_table
+from emulator.benchmark.runner import (
     STRATEGIES,
     CaseResult,
     Latency,
@@ -22,15 +29,8 @@ from emulator.benchmark import (
     run_case,
     workloads,
 )
-from emulator.handler_figures import (
-    ENVIRONMENT,
-    BatchFigures,
-    ImportFigures,
-    measure_batch,
-    measure_cold_import,
-)
-from emulator.simulation import SimSettings, Upload
-from emulator.strategies import Everything, PerBatch, PerObject
+from emulator.benchmark.strategies import Everything, PerBatch, PerObject
+from emulator.simulation.engine import SimSettings, Upload
 from scripts.bench import BenchRun, handler_bodies, run
 
 SCALE = 0.01

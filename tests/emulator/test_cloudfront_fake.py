@@ -21,15 +21,15 @@ from mypy_boto3_cloudfront.type_defs import (
     ListInvalidationsResultTypeDef,
 )
 
-from emulator.clock import ManualClock
-from emulator.cloudfront import (
+from emulator.local_aws.clock import ManualClock
+from emulator.local_aws.cloudfront import (
     DEFAULT_MAX_ITEMS,
     MAX_IN_PROGRESS_FILES,
     MAX_IN_PROGRESS_WILDCARDS,
     FaithfulCloudFront,
     create_distribution,
 )
-from emulator.simulation import SimClock
+from emulator.simulation.engine import SimClock
 
 COMPLETION_SECONDS = 20.0
 # The wall clock the fixture gives the fake: EPOCH plus the manual clock's reading.

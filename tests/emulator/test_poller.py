@@ -13,8 +13,8 @@ import pytest
 from moto import mock_aws
 from mypy_boto3_sqs import SQSClient
 
-from emulator.lambda_context import FakeLambdaContext
-from emulator.poller import (
+from emulator.local_aws.lambda_context import FakeLambdaContext
+from emulator.local_aws.poller import (
     BatchRecord,
     FaithfulS3Events,
     PollerSettings,

@@ -15,7 +15,7 @@ from botocore.exceptions import ClientError
 from cfinvalidator.adapters.sqs import DeadLetter, Deferral
 from cfinvalidator.events import parse_message
 from cfinvalidator.service import SqsMessage
-from emulator.simulation import (
+from emulator.simulation.engine import (
     EPOCH,
     Report,
     ServiceHandler,

@@ -13,7 +13,7 @@ import pytest
 from moto import mock_aws
 from moto.core.config import DefaultConfig
 
-from emulator.stack import DeployedStack, StackDeployError, deploy_stack, load_template
+from emulator.local_aws.stack import DeployedStack, StackDeployError, deploy_stack, load_template
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = REPO_ROOT / "template.yaml"

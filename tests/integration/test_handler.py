@@ -28,8 +28,12 @@ from mypy_boto3_stepfunctions import SFNClient
 
 import app
 from cfinvalidator.errors import ConfigError
-from emulator.cloudfront import MAX_IN_PROGRESS_FILES, MAX_IN_PROGRESS_WILDCARDS, FaithfulCloudFront
-from emulator.lambda_context import FakeLambdaContext
+from emulator.local_aws.cloudfront import (
+    MAX_IN_PROGRESS_FILES,
+    MAX_IN_PROGRESS_WILDCARDS,
+    FaithfulCloudFront,
+)
+from emulator.local_aws.lambda_context import FakeLambdaContext
 from tests.factories import BUCKET, load_event, s3_body, s3_record, sqs_event, sqs_record
 
 TRACKER_DEFINITION = json.dumps(

@@ -18,10 +18,15 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from emulator.cloudfront import FaithfulCloudFront
-from emulator.lambda_context import LocalFunction
-from emulator.poller import BatchRecord, FaithfulS3Events, PollerSettings, SqsEventSourcePoller
-from emulator.stack import DeployedStack, deploy_stack
+from emulator.local_aws.cloudfront import FaithfulCloudFront
+from emulator.local_aws.lambda_context import LocalFunction
+from emulator.local_aws.poller import (
+    BatchRecord,
+    FaithfulS3Events,
+    PollerSettings,
+    SqsEventSourcePoller,
+)
+from emulator.local_aws.stack import DeployedStack, deploy_stack
 
 pytestmark = pytest.mark.slow
 

@@ -12,7 +12,7 @@ from urllib.parse import unquote
 import pytest
 
 from cfinvalidator.paths import PathRules, paths_for_key
-from emulator.simulation import (
+from emulator.simulation.engine import (
     Report,
     ServiceHandler,
     SimSettings,
@@ -20,7 +20,7 @@ from emulator.simulation import (
     Upload,
     simulate,
 )
-from emulator.workloads import burst, hostile_keys, site_deploy, spread
+from emulator.simulation.workloads import burst, hostile_keys, site_deploy, spread
 
 WINDOW = 30.0
 

@@ -21,7 +21,7 @@ from mypy_boto3_sqs import SQSClient
 from mypy_boto3_stepfunctions import SFNClient
 from mypy_boto3_stepfunctions.type_defs import DescribeExecutionOutputTypeDef, HistoryEventTypeDef
 
-from emulator.cloudfront import FaithfulCloudFront
+from emulator.local_aws.cloudfront import FaithfulCloudFront
 
 DEFINITION_PATH = Path(__file__).resolve().parents[2] / "statemachine" / "tracker.asl.json"
 ROLE_ARN = "arn:aws:iam::123456789012:role/tracker"

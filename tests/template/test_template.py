@@ -148,7 +148,7 @@ def _dead_letter_queue_id(template: Mapping[str, Any]) -> str:
 def _translated(template: Mapping[str, Any]) -> dict[str, Any]:
     """The template as SAM translates it (policy templates and event-source policies expanded).
 
-    Offline, like emulator.stack: local artifact paths become placeholder s3:// URIs and
+    Offline, like emulator.local_aws.stack: local artifact paths become placeholder s3:// URIs and
     samtranslator's bundled managed-policy map answers instead of IAM.
     """
     sam = copy.deepcopy(json.loads(json.dumps(template)))

@@ -18,8 +18,8 @@ Call :func:`deploy_stack` inside an active
    :class:`_MotoGaps`): the function's layers, its environment variables as strings, the queue
    policy, the alarm, the state machine's registration with the Step Functions backend that runs
    executions, and the bucket's notification configuration (which makes moto send the
-   s3:TestEvent, as S3 does); moto's own SQS poller is switched off, because emulator.poller
-   replaces it.
+   s3:TestEvent, as S3 does); moto's own SQS poller is switched off, because
+   emulator.local_aws.poller replaces it.
 
 Template values are resolved by moto's own intrinsic-function resolver against the deployed
 stack, and every setting reported in :class:`DeployedStack` is read back from the deployed
@@ -736,7 +736,7 @@ class _MotoGaps:
 
     def disable_moto_poller(self, function: DeployedFunction) -> None:
         # An enabled mapping makes moto's SQS invoke the function on every SendMessage, which
-        # needs Docker. The local poller (emulator.poller) replaces it, so moto's copy is
+        # needs Docker. The local poller (emulator.local_aws.poller) replaces it, so moto's copy is
         # switched off; the settings it reported are kept in DeployedFunction.event_sources.
         lam = self.session.client("lambda")
         for mapping in function.event_sources:

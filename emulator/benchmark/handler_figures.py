@@ -54,7 +54,7 @@ __all__ = [
     "stub_ports",
 ]
 
-ROOT: Final = Path(__file__).resolve().parent.parent
+ROOT: Final = Path(__file__).resolve().parents[2]
 BUILD: Final = ROOT / ".aws-sam" / "build"
 NOW: Final = datetime(2026, 11, 21, 0, 5, tzinfo=UTC)
 ENVIRONMENT: Final = {
@@ -162,7 +162,9 @@ def measure_batch(bodies: Sequence[str], repeats: int = 7) -> BatchFigures:
     with tempfile.TemporaryDirectory() as folder:
         batch = Path(folder) / "batch.json"
         batch.write_text(json.dumps(list(bodies)), encoding="utf-8")
-        output = _python(["-m", "emulator.handler_figures", str(batch), str(max(1, repeats))])
+        output = _python(
+            ["-m", "emulator.benchmark.handler_figures", str(batch), str(max(1, repeats))]
+        )
     figures = json.loads(output)
     cpu, wall = figures["cpu_ms"], figures["wall_ms"]
     return BatchFigures(

@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-from emulator.benchmark import (
+from emulator.benchmark.handler_figures import BatchFigures, ImportFigures
+from emulator.benchmark.runner import (
     FREE_PATHS_PER_MONTH,
     PRICE_PER_PATH,
     STRATEGIES,
@@ -15,7 +16,6 @@ from emulator.benchmark import (
     Latency,
     Workload,
 )
-from emulator.handler_figures import BatchFigures, ImportFigures
 
 __all__ = [
     "CPU_TARGET_MS",

@@ -2,9 +2,9 @@
 
 Every case runs :class:`emulator.simulation.Simulation` (SQS, the event source mapping, the
 faithful CloudFront over moto, the tracker) in simulated time with the stack's defaults, once
-per strategy (``emulator.strategies`` and this service), on the same seeded workload. The bucket
-has a known inventory, so over-invalidation (objects that did not change but were invalidated)
-can be counted. Nothing here talks to AWS.
+per strategy (``emulator.benchmark.strategies`` and this service), on the same seeded
+workload. The bucket has a known inventory, so over-invalidation (objects that did not change
+but were invalidated) can be counted. Nothing here talks to AWS.
 """
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ from typing import Final
 
 from cfinvalidator.paths import paths_for_key
 from cfinvalidator.service import rules_from
-from emulator.simulation import (
+from emulator.benchmark.strategies import Everything, PerBatch, PerObject
+from emulator.simulation.engine import (
     BatchHandler,
     Coverage,
     Report,
@@ -27,8 +28,7 @@ from emulator.simulation import (
     Upload,
     percentile,
 )
-from emulator.strategies import Everything, PerBatch, PerObject
-from emulator.workloads import burst, hostile_keys, site_deploy, site_files, spread
+from emulator.simulation.workloads import burst, hostile_keys, site_deploy, site_files, spread
 
 __all__ = [
     "FREE_PATHS_PER_MONTH",

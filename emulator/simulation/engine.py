@@ -3,7 +3,8 @@
 S3 uploads -> SQS (standard queue with a redrive policy) -> the Lambda event source mapping
 (batch size, batching window, maximum concurrency) -> a batch handler (by default this service's
 ``process_batch`` with its real ``Boto3InvalidationApi``) -> CloudFront (moto behind
-:class:`~emulator.cloudfront.FaithfulCloudFront`) -> the completion tracker -> notifications.
+:class:`~emulator.local_aws.cloudfront.FaithfulCloudFront`) -> the completion tracker ->
+notifications.
 
 Nothing waits in real time: the event loop jumps the simulated clock to the next instant at
 which something can happen (an upload is delivered, an invisible message becomes visible again,
@@ -88,7 +89,11 @@ from cfinvalidator.errors import NotificationError, TrackingError
 from cfinvalidator.observability import metrics
 from cfinvalidator.paths import decode_path, is_wildcard, paths_for_key
 from cfinvalidator.service import BatchOutcome, Ports, SqsMessage, process_batch, rules_from
-from emulator.cloudfront import MAX_IN_PROGRESS_FILES, FaithfulCloudFront, create_distribution
+from emulator.local_aws.cloudfront import (
+    MAX_IN_PROGRESS_FILES,
+    FaithfulCloudFront,
+    create_distribution,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_cloudfront import CloudFrontClient

@@ -1,0 +1,1 @@
+"""A discrete-event simulation of the whole pipeline in simulated time."""

@@ -25,7 +25,8 @@ from cfinvalidator.observability import logger
 from emulator.benchmark import handler_figures, report, runner
 from emulator.benchmark.report import HandlerFigures, Target
 from emulator.benchmark.runner import CaseResult
-from emulator.simulation.engine import SimSettings, s3_event_body
+from emulator.simulation.settings import SimSettings
+from emulator.simulation.uploads import s3_event_body
 from emulator.simulation.workloads import hostile_keys, site_files
 from scripts.demo import use_fake_aws_credentials
 

@@ -18,16 +18,10 @@ from typing import Final
 from cfinvalidator.paths import paths_for_key
 from cfinvalidator.service import rules_from
 from emulator.benchmark.strategies import Everything, PerBatch, PerObject
-from emulator.simulation.engine import (
-    BatchHandler,
-    Coverage,
-    Report,
-    ServiceHandler,
-    SimSettings,
-    Simulation,
-    Upload,
-    percentile,
-)
+from emulator.simulation.engine import Simulation
+from emulator.simulation.handler import BatchHandler, ServiceHandler
+from emulator.simulation.report import Coverage, Report, percentile
+from emulator.simulation.settings import SimSettings, Upload
 from emulator.simulation.workloads import burst, hostile_keys, site_deploy, site_files, spread
 
 __all__ = [

@@ -33,7 +33,7 @@ from cfinvalidator.events import parse_message
 from cfinvalidator.paths import paths_for_key
 from cfinvalidator.service import SqsMessage, rules_from
 from emulator.local_aws.cloudfront import MAX_IN_PROGRESS_FILES, CloudFrontError
-from emulator.simulation.engine import SimContext
+from emulator.simulation.handler import SimContext
 
 __all__ = ["Everything", "PerBatch", "PerObject", "Strategy"]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 
-from emulator.simulation.engine import Upload
+from emulator.simulation.settings import Upload
 
 HOSTILE_PIECES = (" ", "+", "%", "~", "*", "?", "#", "é", "日本", "%20", "a+b", "100%")
 

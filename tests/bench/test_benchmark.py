@@ -30,7 +30,7 @@ from emulator.benchmark.runner import (
     workloads,
 )
 from emulator.benchmark.strategies import Everything, PerBatch, PerObject
-from emulator.simulation.engine import SimSettings, Upload
+from emulator.simulation.settings import SimSettings, Upload
 from scripts.bench import BenchRun, handler_bodies, run
 
 SCALE = 0.01

@@ -29,7 +29,6 @@ from emulator.local_aws.cloudfront import (
     FaithfulCloudFront,
     create_distribution,
 )
-from emulator.simulation.engine import SimClock
 
 COMPLETION_SECONDS = 20.0
 # The wall clock the fixture gives the fake: EPOCH plus the manual clock's reading.
@@ -780,7 +779,7 @@ def test_a_clock_that_steps_back_sees_invalidations_in_progress_again() -> None:
     when the clock steps back to before its completion (a simulation does this after a
     handler's sleep),
     then quota, GetInvalidation and ListInvalidations all show it in progress again."""
-    clock = SimClock(0.0)
+    clock = ManualClock(0.0)
     with mock_aws():
         client = boto3.client("cloudfront", region_name="us-east-1", config=NO_RETRIES)
         distribution_id = create_distribution(client, "step-back")

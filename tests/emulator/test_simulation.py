@@ -15,28 +15,21 @@ from botocore.exceptions import ClientError
 from cfinvalidator.adapters.sqs import DeadLetter, Deferral
 from cfinvalidator.events import parse_message
 from cfinvalidator.service import SqsMessage
-from emulator.simulation.engine import (
-    EPOCH,
-    Report,
-    ServiceHandler,
-    SimClock,
-    SimContext,
-    SimQueue,
-    SimSettings,
-    SimTracker,
-    Simulation,
-    Upload,
-    percentile,
-    s3_event_body,
-    simulate,
-)
+from emulator.local_aws.clock import EPOCH, ManualClock
+from emulator.simulation.engine import Simulation, simulate
+from emulator.simulation.handler import ServiceHandler, SimContext
+from emulator.simulation.queue import SimQueue
+from emulator.simulation.report import Report, percentile
+from emulator.simulation.services import SimTracker
+from emulator.simulation.settings import SimSettings, Upload
+from emulator.simulation.uploads import s3_event_body
 
 
 # ------------------------------------------------------------------------------------ helpers
 def make_queue(
     visibility_timeout: float = 30.0, max_receive_count: int = 3
-) -> tuple[SimQueue, SimClock]:
-    clock = SimClock()
+) -> tuple[SimQueue, ManualClock]:
+    clock = ManualClock()
     queue = SimQueue(
         clock, visibility_timeout_seconds=visibility_timeout, max_receive_count=max_receive_count
     )
@@ -258,7 +251,7 @@ def test_tracker_notifies_at_the_first_poll_at_or_after_completion(
     """Given a tracker started at t=30 polling every 10 s
     When the invalidation completes at ``completes_at``
     Then COMPLETED is published at the first poll (30, 40, 50...) at or after it."""
-    clock = SimClock(30.0)
+    clock = ManualClock(30.0)
     tracker = SimTracker(clock, lambda _: completes_at, poll_interval_seconds=10.0)
 
     assert tracker.start("E1-I1", {"distributionId": "E1", "invalidationId": "I1"}) is True
@@ -271,7 +264,7 @@ def test_tracker_times_out_and_reports_unknown_invalidations_as_failed() -> None
     When one invalidation completes after 2,000 s and another does not exist
     Then the first is TIMED_OUT at the 900 s poll and the second FAILED at once."""
     tracker = SimTracker(
-        SimClock(0.0),
+        ManualClock(0.0),
         lambda i: 2000.0 if i == "I1" else None,
         poll_interval_seconds=10.0,
         timeout_seconds=900.0,
@@ -287,7 +280,7 @@ def test_tracker_execution_names_are_unique_as_in_step_functions() -> None:
     """Given a running execution
     When the same name is started with the same input, with another input, and after it ended
     Then only the first is idempotent (True); the others are ExecutionAlreadyExists (False)."""
-    clock = SimClock(0.0)
+    clock = ManualClock(0.0)
     tracker = SimTracker(clock, lambda _: 15.0, poll_interval_seconds=10.0)
     payload = {"invalidationId": "I1"}
     tracker.start("n", payload)

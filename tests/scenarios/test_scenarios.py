@@ -12,14 +12,10 @@ from urllib.parse import unquote
 import pytest
 
 from cfinvalidator.paths import PathRules, paths_for_key
-from emulator.simulation.engine import (
-    Report,
-    ServiceHandler,
-    SimSettings,
-    Simulation,
-    Upload,
-    simulate,
-)
+from emulator.simulation.engine import Simulation, simulate
+from emulator.simulation.handler import ServiceHandler
+from emulator.simulation.report import Report
+from emulator.simulation.settings import SimSettings, Upload
 from emulator.simulation.workloads import burst, hostile_keys, site_deploy, spread
 
 WINDOW = 30.0

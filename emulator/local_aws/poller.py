@@ -36,7 +36,9 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal
+
+from emulator.local_aws.clock import Clock, SystemClock
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
@@ -48,10 +50,8 @@ if TYPE_CHECKING:
 __all__ = [
     "MAX_INVOCATION_PAYLOAD_BYTES",
     "BatchRecord",
-    "Clock",
     "FaithfulS3Events",
     "PollerSettings",
-    "RealClock",
     "SqsEventSourcePoller",
 ]
 
@@ -72,19 +72,6 @@ _SYSTEM_ATTRIBUTES = (
 
 ClosedBy = Literal["batch size", "batching window", "payload limit"]
 Outcome = Literal["success", "partial", "error", "timed out", "invalid response"]
-
-
-class Clock(Protocol):
-    def monotonic(self) -> float: ...
-    def sleep(self, seconds: float) -> None: ...
-
-
-class RealClock:
-    def monotonic(self) -> float:
-        return time.monotonic()
-
-    def sleep(self, seconds: float) -> None:
-        time.sleep(seconds)
 
 
 @dataclass(frozen=True)
@@ -177,7 +164,7 @@ class SqsEventSourcePoller:
         self._handler = handler
         self._context_factory = context_factory
         self.settings = settings
-        self._clock = clock or RealClock()
+        self._clock: Clock = clock or SystemClock()
         self._correct = body_correction
         self._release_failures = release_failures
         self._idle_poll_seconds = idle_poll_seconds
@@ -191,7 +178,7 @@ class SqsEventSourcePoller:
         Returns None, invoking nothing, when no record arrives within ``wait_for_first_seconds``
         (real seconds on the clock; the queue is always polled at least once).
         """
-        started = self._clock.monotonic()
+        started = self._clock()
         gathered = _Gathered()
         while True:
             received = self._receive(self.settings.batch_size - len(gathered.messages))
@@ -200,9 +187,7 @@ class SqsEventSourcePoller:
                 closed_by = self._window_closed(gathered.first_at)
             if closed_by is not None:
                 return self._invoke(gathered, closed_by)
-            if gathered.first_at is None and self._clock.monotonic() - started >= (
-                wait_for_first_seconds
-            ):
+            if gathered.first_at is None and self._clock() - started >= (wait_for_first_seconds):
                 return None
             if not received:
                 self._clock.sleep(self._idle_poll_seconds)
@@ -214,10 +199,10 @@ class SqsEventSourcePoller:
         timeout_seconds: float,
     ) -> list[BatchRecord]:
         """Poll batch after batch until ``done(batches so far)`` or the (real) timeout passes."""
-        deadline = self._clock.monotonic() + timeout_seconds
+        deadline = self._clock() + timeout_seconds
         batches: list[BatchRecord] = []
         while not done(batches):
-            remaining = deadline - self._clock.monotonic()
+            remaining = deadline - self._clock()
             if remaining <= 0:
                 raise TimeoutError(f"event source: not done after {timeout_seconds} s")
             batch = self.poll_batch(wait_for_first_seconds=remaining)
@@ -243,7 +228,7 @@ class SqsEventSourcePoller:
                 self._make_visible(received[index:])
                 return "payload limit"
             if gathered.first_at is None:
-                gathered.first_at = self._clock.monotonic()
+                gathered.first_at = self._clock()
             gathered.messages.append(message)
             gathered.payload_bytes += size
         if len(gathered.messages) >= self.settings.batch_size:
@@ -252,7 +237,7 @@ class SqsEventSourcePoller:
 
     def _window_closed(self, first_at: float) -> ClosedBy | None:
         window = self.settings.window_real_seconds
-        if window <= 0 or self._clock.monotonic() - first_at >= window:
+        if window <= 0 or self._clock() - first_at >= window:
             return "batching window"
         return None
 
@@ -260,14 +245,14 @@ class SqsEventSourcePoller:
     def _invoke(self, gathered: _Gathered, closed_by: ClosedBy) -> BatchRecord:
         event = {"Records": [self._record(message) for message in gathered.messages]}
         handles = {m["MessageId"]: m["ReceiptHandle"] for m in gathered.messages}
-        invoked_at = self._clock.monotonic()
+        invoked_at = self._clock()
         response: Any = None
         error: str | None = None
         try:
             response = self._handler(event, self._context_factory())
         except Exception as exc:  # noqa: BLE001 - Lambda reports any handler error the same way
             error = f"{type(exc).__name__}: {exc}"
-        finished_at = self._clock.monotonic()
+        finished_at = self._clock()
         outcome, failed = self._judge(list(handles), response, error, finished_at - invoked_at)
         deleted = [message_id for message_id in handles if message_id not in failed]
         self._delete([handles[m] for m in deleted])

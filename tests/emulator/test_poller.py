@@ -13,6 +13,7 @@ import pytest
 from moto import mock_aws
 from mypy_boto3_sqs import SQSClient
 
+from emulator.local_aws.clock import ManualClock
 from emulator.local_aws.lambda_context import FakeLambdaContext
 from emulator.local_aws.poller import (
     BatchRecord,
@@ -22,27 +23,6 @@ from emulator.local_aws.poller import (
 )
 
 VISIBILITY_TIMEOUT = 120
-
-
-class FakeClock:
-    """A clock for the poller: time moves only when the poller (or the handler) sleeps."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-        self._scheduled: list[tuple[float, Callable[[], object]]] = []
-
-    def monotonic(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.now += seconds
-        due = [action for at, action in self._scheduled if at <= self.now]
-        self._scheduled = [(at, action) for at, action in self._scheduled if at > self.now]
-        for action in due:
-            action()
-
-    def at(self, moment: float, action: Callable[[], object]) -> None:
-        self._scheduled.append((moment, action))
 
 
 @dataclass
@@ -64,7 +44,7 @@ class QueueWorld:
     sqs: SQSClient
     queue_url: str
     queue_arn: str
-    clock: FakeClock
+    clock: ManualClock
     handler: RecordingHandler
 
     def send(self, *bodies: str) -> list[str]:
@@ -93,7 +73,7 @@ class QueueWorld:
                 invoked_function_arn="arn:aws:lambda:us-east-1:123456789012:function:batcher",
                 memory_limit_in_mb=256,
                 timeout_seconds=timeout,
-                clock=self.clock.monotonic,
+                clock=self.clock,
             ),
             settings=PollerSettings(
                 batch_size=batch_size,
@@ -134,7 +114,7 @@ def world() -> Iterator[QueueWorld]:
         arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
             "QueueArn"
         ]
-        yield QueueWorld(sqs, url, arn, FakeClock(), RecordingHandler())
+        yield QueueWorld(sqs, url, arn, ManualClock(), RecordingHandler())
 
 
 def failing(*message_ids: str) -> Callable[[dict[str, Any]], Any]:
@@ -153,7 +133,7 @@ def test_a_full_batch_is_invoked_at_once(world: QueueWorld) -> None:
     assert batch is not None
     assert batch.size == 10
     assert batch.closed_by == "batch size"
-    assert world.clock.now == 0.0
+    assert world.clock() == 0.0
     assert world.depth() == (15, 0)
 
 
@@ -196,7 +176,7 @@ def test_without_a_window_the_first_receive_is_invoked(world: QueueWorld) -> Non
 
     assert batch is not None
     assert batch.size == 3
-    assert world.clock.now == 0.0
+    assert world.clock() == 0.0
 
 
 def test_an_empty_queue_invokes_nothing(world: QueueWorld) -> None:
@@ -205,7 +185,7 @@ def test_an_empty_queue_invokes_nothing(world: QueueWorld) -> None:
     Then no batch is returned and the handler is not called."""
     assert world.poller(window=5).poll_batch(wait_for_first_seconds=2.0) is None
     assert world.handler.events == []
-    assert world.clock.now >= 2.0
+    assert world.clock() >= 2.0
 
 
 def test_the_payload_limit_closes_a_batch_and_keeps_the_rest(world: QueueWorld) -> None:
@@ -270,7 +250,7 @@ def test_the_context_counts_down_from_the_function_timeout(world: QueueWorld) ->
     remaining: list[int] = []
 
     def answer(event: dict[str, Any]) -> Any:
-        world.clock.now += 15
+        world.clock.advance(15)
         remaining.append(world.handler.contexts[-1].get_remaining_time_in_millis())
         return None
 
@@ -340,7 +320,7 @@ def test_a_timed_out_invocation_deletes_nothing(world: QueueWorld) -> None:
     Then nothing is deleted, as Lambda treats a timeout as a failed invocation."""
 
     def slow(event: dict[str, Any]) -> Any:
-        world.clock.now += 61
+        world.clock.advance(61)
         return {"batchItemFailures": []}
 
     world.handler.answer = slow

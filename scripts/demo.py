@@ -29,8 +29,8 @@ if TYPE_CHECKING:
     from mypy_boto3_stepfunctions import SFNClient
 
     from emulator.local_aws.cloudfront import FaithfulCloudFront
+    from emulator.local_aws.deployed import DeployedStack
     from emulator.local_aws.poller import BatchRecord
-    from emulator.local_aws.stack import DeployedStack
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = REPO_ROOT / "template.yaml"
@@ -131,7 +131,8 @@ def create_distribution(cloudfront: Any) -> str:
 
 
 def deploy(distribution_id: str, options: Options) -> DeployedStack:
-    from emulator.local_aws.stack import StackDeployError, deploy_stack
+    from emulator.local_aws.deployed import StackDeployError
+    from emulator.local_aws.stack import deploy_stack
 
     parameters: dict[str, str | int] = {
         "DistributionIds": distribution_id,

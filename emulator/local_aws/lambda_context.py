@@ -28,7 +28,7 @@ from datetime import UTC, datetime
 from types import ModuleType
 from typing import Any, Protocol, TextIO, cast
 
-from emulator.local_aws.stack import DeployedFunction
+from emulator.local_aws.deployed import DeployedFunction
 
 __all__ = ["FakeLambdaContext", "Handler", "LambdaContextLike", "LocalFunction"]
 

@@ -44,8 +44,8 @@ if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
     from mypy_boto3_sqs.type_defs import MessageTypeDef
 
+    from emulator.local_aws.deployed import DeployedFunction, EventSourceMapping
     from emulator.local_aws.lambda_context import LambdaContextLike
-    from emulator.local_aws.stack import DeployedFunction, EventSourceMapping
 
 __all__ = [
     "MAX_INVOCATION_PAYLOAD_BYTES",

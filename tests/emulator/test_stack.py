@@ -13,7 +13,9 @@ import pytest
 from moto import mock_aws
 from moto.core.config import DefaultConfig
 
-from emulator.local_aws.stack import DeployedStack, StackDeployError, deploy_stack, load_template
+from emulator.local_aws.deployed import DeployedStack, StackDeployError
+from emulator.local_aws.stack import deploy_stack
+from emulator.local_aws.template import load_template
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = REPO_ROOT / "template.yaml"

@@ -19,6 +19,7 @@ import pytest
 from moto import mock_aws
 
 from emulator.local_aws.cloudfront import FaithfulCloudFront
+from emulator.local_aws.deployed import DeployedStack
 from emulator.local_aws.lambda_context import LocalFunction
 from emulator.local_aws.poller import (
     BatchRecord,
@@ -26,7 +27,7 @@ from emulator.local_aws.poller import (
     PollerSettings,
     SqsEventSourcePoller,
 )
-from emulator.local_aws.stack import DeployedStack, deploy_stack
+from emulator.local_aws.stack import deploy_stack
 
 pytestmark = pytest.mark.slow
 

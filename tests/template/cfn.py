@@ -13,7 +13,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any, Final
 
-from cfnlint.decode import decode_str  # type: ignore[import-untyped]
+from emulator.local_aws.template import load_template as load_template_file
 
 ROOT: Final = Path(__file__).resolve().parents[2]
 TEMPLATE_PATH: Final = ROOT / "template.yaml"
@@ -40,14 +40,11 @@ class UnsupportedIntrinsicError(ValueError):
 
 @cache
 def _load(path: Path) -> dict[str, Any]:
-    template, matches = decode_str(path.read_text(encoding="utf-8"))
-    if matches or not isinstance(template, dict):
-        raise ValueError(f"cannot parse {path}: {matches}")
-    return template
+    return load_template_file(path)
 
 
 def load_template() -> dict[str, Any]:
-    """Parse template.yaml with cfn-lint's decoder, which understands the short tags (!Ref, ...)."""
+    """template.yaml, parsed by the emulator's loader (the one the local deploy uses)."""
     return _load(TEMPLATE_PATH)
 
 

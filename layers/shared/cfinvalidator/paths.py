@@ -19,7 +19,8 @@ import re
 from dataclasses import dataclass
 from urllib.parse import unquote, unquote_plus
 
-MAX_PATH_LENGTH = 4000
+from cfinvalidator.quotas import MAX_PATH_LENGTH
+
 WILDCARD = "*"
 _UNSAFE = frozenset(' "<>#%{}|\\^[]`?')
 _UNSUPPORTED = "~"

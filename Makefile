@@ -56,8 +56,8 @@ bench: setup
 	PYTHONPATH=layers/shared:functions/batcher:. $(PY) -m scripts.bench $(BENCH_ARGS)
 
 # Regenerate the layer's pinned requirements from the lock (run after changing dependencies).
-# boto3 is shipped in the layer on purpose: aws-xray-sdk pulls botocore in anyway, and a layer
-# botocore next to the runtime's boto3 could mismatch; pinning both keeps what we test.
+# boto3 and botocore are shipped in the layer on purpose: the handler then runs on the SDK the
+# tests ran on, not on whichever version the Lambda runtime bundles.
 layer-requirements: $(UV)
 	$(UV) export --frozen --no-dev --no-hashes --no-emit-project --no-header --no-annotate \
 		> layers/shared/requirements.txt

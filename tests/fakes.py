@@ -1,4 +1,4 @@
-"""In-memory stand-ins for the adapters' interfaces, for service-level tests.
+"""In-memory implementations of the ports (cfinvalidator.ports), for service-level tests.
 
 They follow AWS's semantics where the service depends on them: CloudFront returns the earlier
 invalidation for a repeated CallerReference with the same paths and refuses it with different
@@ -14,14 +14,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from cfinvalidator.adapters.cloudfront import (
+from cfinvalidator.errors import CloudFrontError, NotificationError, TrackingError
+from cfinvalidator.ports import (
     CreatedInvalidation,
+    DeadLetter,
+    Deferral,
     InvalidationDetails,
-    InvalidationPage,
     InvalidationSummary,
 )
-from cfinvalidator.adapters.sqs import DeadLetter, Deferral
-from cfinvalidator.errors import CloudFrontError, NotificationError, TrackingError
 
 START = datetime(2026, 11, 21, 10, 0, 5, tzinfo=UTC)  # just after tests.factories' eventTime
 STATUS = {"Throttling": 400, "ServiceUnavailable": 503, "AccessDenied": 403}
@@ -45,7 +45,7 @@ class FakeInvalidations:
     inject: dict[str, deque[str]] = field(default_factory=dict)  # operation -> error codes
     invalidations: list[_Invalidation] = field(default_factory=list)
     calls: list[tuple[str, tuple[str, ...], str]] = field(default_factory=list)
-    list_calls: int = 0
+    list_calls: int = 0  # ListInvalidations pages read
     detail_calls: int = 0
 
     def _gate(self, operation: str, distribution_id: str) -> None:
@@ -93,19 +93,24 @@ class FakeInvalidations:
     def _status(self, inv: _Invalidation) -> str:
         return "InProgress" if self.now < inv.completes else "Completed"
 
-    def list_invalidations(self, distribution_id: str, marker: str | None) -> InvalidationPage:
-        self.list_calls += 1
-        self._gate("list", distribution_id)
+    def recent_invalidations(
+        self, distribution_id: str, since: datetime, max_pages: int
+    ) -> tuple[InvalidationSummary, ...]:
+        """Pages of 100, newest first, each counted in ``list_calls`` and open to ``inject``."""
         mine = [i for i in reversed(self.invalidations) if i.distribution_id == distribution_id]
-        start = 0
-        if marker:
-            start = next(n for n, i in enumerate(mine) if i.invalidation_id == marker) + 1
-        page = mine[start : start + 100]
-        more = start + 100 < len(mine)
-        items = tuple(
-            InvalidationSummary(i.invalidation_id, i.created, self._status(i)) for i in page
-        )
-        return InvalidationPage(items, page[-1].invalidation_id if more else None)
+        recent: list[InvalidationSummary] = []
+        for start in range(0, 100 * max_pages, 100):
+            self.list_calls += 1
+            self._gate("list", distribution_id)
+            for inv in mine[start : start + 100]:
+                if inv.created < since:
+                    return tuple(recent)
+                recent.append(
+                    InvalidationSummary(inv.invalidation_id, inv.created, self._status(inv))
+                )
+            if start + 100 >= len(mine):
+                break
+        return tuple(recent)
 
     def invalidation_details(
         self, distribution_id: str, invalidation_id: str

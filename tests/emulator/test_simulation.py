@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 import pytest
 from botocore.exceptions import ClientError
 
-from cfinvalidator.adapters.sqs import DeadLetter, Deferral
 from cfinvalidator.events import parse_message
+from cfinvalidator.ports import DeadLetter, Deferral
 from cfinvalidator.service import SqsMessage
 from emulator.local_aws.clock import EPOCH, ManualClock
 from emulator.simulation.engine import Simulation, simulate

@@ -46,8 +46,8 @@ UPLOADS = {
     "blog/café-crème.html": b"<h1>caf\xc3\xa9</h1>",
     "css/site.css": b"body{}",
 }
-# AWS's rules (docs/architecture.md, aws-facts.md): dir/index.html is also /dir/ and /dir, the
-# root index document is /, a space is %20, non-ASCII is percent-encoded UTF-8.
+# AWS's rules (docs/architecture.md, docs/aws-behaviour.md): dir/index.html is also /dir/ and
+# /dir, the root index document is /, a space is %20, non-ASCII is percent-encoded UTF-8.
 EXPECTED_PATHS = {
     "/",
     "/index.html",

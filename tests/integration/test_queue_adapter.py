@@ -6,7 +6,8 @@ import boto3
 from moto import mock_aws
 from mypy_boto3_sqs.type_defs import MessageTypeDef
 
-from cfinvalidator.adapters.sqs import Boto3QueueApi, DeadLetter, Deferral
+from cfinvalidator.adapters.sqs import Boto3QueueApi
+from cfinvalidator.ports import DeadLetter, Deferral
 
 
 def test_deferring_and_dead_lettering_many_records() -> None:
@@ -47,5 +48,7 @@ def test_deferring_and_dead_lettering_many_records() -> None:
         attributes = copied[0]["MessageAttributes"]
         assert attributes["errorCode"]["StringValue"] == "AccessDenied"
         assert attributes["receiveCount"]["StringValue"] == "1"
+        assert attributes["errorCode"]["DataType"] == "String"
+        assert attributes["receiveCount"]["DataType"] == "Number"
         stale = Deferral("gone", "not-a-receipt-handle", 30)
         assert api.defer([stale]) == {"gone"}

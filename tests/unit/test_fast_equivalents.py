@@ -16,7 +16,6 @@ from hypothesis import strategies as st
 
 from cfinvalidator.collapse import _drop_redundant
 from cfinvalidator.paths import (
-    MAX_PATH_LENGTH,
     WILDCARD,
     PathRules,
     _encode_char,
@@ -26,6 +25,7 @@ from cfinvalidator.paths import (
     paths_for_key,
 )
 from cfinvalidator.planning import CALLER_REFERENCE_PREFIX, caller_reference
+from cfinvalidator.quotas import MAX_PATH_LENGTH
 
 
 def outcome[T](function: Callable[[str], T], argument: str) -> T | str:

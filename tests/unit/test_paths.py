@@ -9,7 +9,6 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from cfinvalidator.paths import (
-    MAX_PATH_LENGTH,
     PathRules,
     covers,
     decode_event_key,
@@ -18,6 +17,7 @@ from cfinvalidator.paths import (
     is_wildcard,
     paths_for_key,
 )
+from cfinvalidator.quotas import MAX_PATH_LENGTH
 
 DEFAULT = PathRules()
 ALLOWED_LITERALS = frozenset(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime, timedelta
 
 from hypothesis import given, settings
@@ -19,7 +18,6 @@ from cfinvalidator.planning import (
     gather,
     plan_distribution,
     scope_of,
-    tracker_input,
 )
 from tests.factories import BUCKET, s3_body, s3_record
 
@@ -144,21 +142,6 @@ def test_execution_names_are_deterministic_and_legal() -> None:
     """Given a distribution and invalidation ID, then the name is stable and uses legal chars."""
     assert execution_name("E2EXAMPLE12345", "I2J0I21PCUYOIK") == "E2EXAMPLE12345-I2J0I21PCUYOIK"
     assert execution_name("E:1", "x" * 100) == ("E_1-" + "x" * 100)[:80]
-
-
-def test_tracker_input_samples_lists_but_counts_everything_within_the_budget() -> None:
-    """Given 120 keys, then the input keeps 50 of each with exact counts; fifty 1,024-byte
-    non-ASCII keys stay far below Step Functions' 256 KiB."""
-    keys = [f"k{i:03d}" for i in range(120)]
-    payload = tracker_input(
-        D, "INV1", "cfinv-x", [f"/{k}" for k in keys], keys, "2026-11-21T10:00:00Z"
-    )
-    assert (payload["pathCount"], payload["sourceKeyCount"]) == (120, 120)
-    assert len(payload["paths"]) == 50  # type: ignore[arg-type]
-    big = [f"{i:02d}" + "é" * 511 for i in range(50)]
-    payload = tracker_input(D, "INV1", "cfinv-x", big, big, "2026-11-21T10:00:00Z")
-    assert len(json.dumps(payload)) < 80 * 1024
-    assert 0 < len(payload["paths"]) < 50  # type: ignore[arg-type]
 
 
 # ------------------------------------------------------------------------------- properties

@@ -11,8 +11,8 @@ from datetime import timedelta
 
 import pytest
 
-from cfinvalidator.adapters.cloudfront import CreatedInvalidation
 from cfinvalidator.config import Config
+from cfinvalidator.ports import CreatedInvalidation
 from cfinvalidator.retry import Backoff
 from cfinvalidator.service import BatchOutcome, Ports, SqsMessage, process_batch
 from tests.factories import BUCKET, s3_body, s3_record

@@ -29,10 +29,11 @@ from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 
 from cfinvalidator.paths import WILDCARD, is_wildcard
-
-MAX_IN_PROGRESS_FILES = 3000
-MAX_IN_PROGRESS_WILDCARDS = 15
-MAX_PATHS_PER_REQUEST = 3000  # one request may not carry more (BatchTooLarge), wildcards included
+from cfinvalidator.quotas import (
+    MAX_IN_PROGRESS_FILES,
+    MAX_IN_PROGRESS_WILDCARDS,
+    MAX_PATHS_PER_REQUEST,
+)
 
 
 @dataclass(frozen=True, slots=True)

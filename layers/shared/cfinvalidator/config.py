@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from cfinvalidator.errors import ConfigError
+from cfinvalidator.quotas import MAX_PATHS_PER_REQUEST
 
 _DISTRIBUTION_ID = re.compile(r"^[A-Z][A-Z0-9]{12,14}$")
 # template.yaml grants CloudFront permissions per distribution for at most this many IDs.
@@ -69,7 +70,8 @@ class Config:
             env, "DEAD_LETTER_QUEUE_URL", _QUEUE_URL, "an SQS queue URL", problems
         )
         topic_arn = _matching(env, "TOPIC_ARN", _TOPIC_ARN, "an SNS topic ARN", problems)
-        threshold = _integer(env, "COLLAPSE_THRESHOLD", 10, 0, 3000, problems)
+        # Up to the paths one request may carry: a higher threshold is never reached.
+        threshold = _integer(env, "COLLAPSE_THRESHOLD", 10, 0, MAX_PATHS_PER_REQUEST, problems)
         if threshold == 1:
             problems.append(
                 "COLLAPSE_THRESHOLD must be 0 (never collapse) or at least 2: 1 would turn "

@@ -1,4 +1,8 @@
-"""Domain exceptions. Logic raises these; only the handler maps them to an outcome."""
+"""Domain exceptions: the logic and the adapters raise these.
+
+``service.py`` maps them to each record's outcome (done, deferred or dead-lettered); a
+``ConfigError`` is left to propagate, so the invocation fails and the batch is retried.
+"""
 
 
 class InvalidatorError(Exception):

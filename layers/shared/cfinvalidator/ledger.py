@@ -22,8 +22,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from cfinvalidator.collapse import MAX_IN_PROGRESS_FILES, MAX_IN_PROGRESS_WILDCARDS, Budget, count
+from cfinvalidator.collapse import Budget, count
 from cfinvalidator.paths import is_wildcard
+from cfinvalidator.quotas import MAX_IN_PROGRESS_FILES, MAX_IN_PROGRESS_WILDCARDS
 
 COVERAGE_MARGIN = timedelta(seconds=1)
 

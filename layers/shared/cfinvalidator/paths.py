@@ -1,6 +1,6 @@
 """Map S3 object keys to the CloudFront paths that viewers request.
 
-Rules (see shared aws-facts and README "Paths"):
+Rules (see docs/aws-behaviour.md and README "Paths"):
 - S3 event keys are form-encoded: decode with form rules first (``+`` is a space).
 - A path starts with ``/``, is relative to the distribution's origin path, and is encoded the way
   CloudFront expects: non-ASCII bytes, control characters and RFC 1738's unsafe characters are
@@ -19,7 +19,8 @@ import re
 from dataclasses import dataclass
 from urllib.parse import unquote, unquote_plus
 
-MAX_PATH_LENGTH = 4000
+from cfinvalidator.quotas import MAX_PATH_LENGTH
+
 WILDCARD = "*"
 _UNSAFE = frozenset(' "<>#%{}|\\^[]`?')
 _UNSUPPORTED = "~"

@@ -17,7 +17,6 @@ path of the request (or by an earlier invalidation); every other record is defer
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -26,10 +25,8 @@ from cfinvalidator.collapse import Budget, CollapsePolicy, Selection, candidates
 from cfinvalidator.events import ObjectEvent, ParsedMessage
 from cfinvalidator.ledger import DistributionState, KnownInvalidation
 from cfinvalidator.paths import PathRules, paths_for_key
+from cfinvalidator.quotas import MAX_EXECUTION_NAME_LENGTH
 
-SAMPLE_SIZE = 50
-# Execution input and SNS messages are capped at 256 KiB: the samples stay well below it.
-SAMPLE_BUDGET_BYTES = 32 * 1024
 CALLER_REFERENCE_PREFIX = "cfinv-"
 # From this delivery on, a record may be served with file paths instead of waiting for wildcard
 # quota (two deferrals, about 45 s to 1.5 min with the default DeferDelaySeconds).
@@ -107,7 +104,7 @@ def caller_reference(distribution_id: str, identities: Iterable[str], paths: Ite
 def execution_name(distribution_id: str, invalidation_id: str) -> str:
     """Deterministic Step Functions execution name for one invalidation (at most 80 chars)."""
     name = f"{distribution_id}-{invalidation_id}"
-    return _EXECUTION_NAME_UNSAFE.sub("_", name)[:80]
+    return _EXECUTION_NAME_UNSAFE.sub("_", name)[:MAX_EXECUTION_NAME_LENGTH]
 
 
 def scope_of(rules: PathRules) -> str:
@@ -310,36 +307,3 @@ def plan_distribution(
         needed_paths=len(served_paths),
         covered_paths=covered,
     )
-
-
-def sample(items: Sequence[str]) -> list[str]:
-    """At most SAMPLE_SIZE items and SAMPLE_BUDGET_BYTES of JSON, from the start."""
-    sample: list[str] = []
-    used = 0
-    for item in items[:SAMPLE_SIZE]:
-        used += len(json.dumps(item)) + 2
-        if used > SAMPLE_BUDGET_BYTES:
-            break
-        sample.append(item)
-    return sample
-
-
-def tracker_input(
-    distribution_id: str,
-    invalidation_id: str,
-    caller_reference: str,
-    paths: Sequence[str],
-    source_keys: Sequence[str],
-    requested_at: str,
-) -> dict[str, object]:
-    """The tracker state machine's execution input (docs/architecture.md)."""
-    return {
-        "distributionId": distribution_id,
-        "invalidationId": invalidation_id,
-        "callerReference": caller_reference,
-        "pathCount": len(paths),
-        "paths": sample(paths),
-        "sourceKeyCount": len(source_keys),
-        "sourceKeys": sample(source_keys),
-        "requestedAt": requested_at,
-    }

@@ -1,7 +1,7 @@
 """Serve one SQS batch: parse, plan per distribution, create invalidations, settle every record.
 
-This module orchestrates the pure logic and the adapters' interfaces; it never builds an AWS
-client itself. Every record ends in exactly one of three ways:
+This module orchestrates the pure logic and the ports (``cfinvalidator.ports``); it imports no
+adapter and never builds an AWS client itself. Every record ends in exactly one of three ways:
 
 - done: every distribution has its paths covered (by the invalidation created now, or by one
   created after the object changed) and the tracker is running; Lambda deletes it;
@@ -28,10 +28,6 @@ from functools import partial
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from cfinvalidator.adapters.cloudfront import InvalidationApi
-from cfinvalidator.adapters.sns import NotifierApi
-from cfinvalidator.adapters.sqs import DeadLetter, Deferral, QueueApi
-from cfinvalidator.adapters.stepfunctions import TrackerApi
 from cfinvalidator.collapse import CollapsePolicy, count
 from cfinvalidator.config import Config
 from cfinvalidator.errors import (
@@ -44,6 +40,12 @@ from cfinvalidator.events import ParsedMessage, parse_message
 from cfinvalidator.ledger import DistributionState, KnownInvalidation, is_in_progress
 from cfinvalidator.observability import logger, metrics
 from cfinvalidator.paths import PathRules
+from cfinvalidator.payloads import (
+    failed_notification,
+    failed_notification_attributes,
+    timestamp,
+    tracker_input,
+)
 from cfinvalidator.planning import (
     IMPATIENT_FROM_DELIVERY,
     Change,
@@ -52,9 +54,15 @@ from cfinvalidator.planning import (
     execution_name,
     gather,
     plan_distribution,
-    sample,
     scope_of,
-    tracker_input,
+)
+from cfinvalidator.ports import (
+    DeadLetter,
+    Deferral,
+    InvalidationApi,
+    NotifierApi,
+    QueueApi,
+    TrackerApi,
 )
 from cfinvalidator.retry import (
     Action,
@@ -66,7 +74,7 @@ from cfinvalidator.retry import (
 )
 
 # In-progress invalidations older than this are assumed complete (AWS quotes seconds; the tail
-# is minutes). Listing stops there, or after MAX_LIST_PAGES pages of 100.
+# is minutes). Listing stops there, or after MAX_LIST_PAGES pages of 100 (the adapter pages).
 IN_PROGRESS_LOOKBACK = timedelta(hours=1)
 MAX_LIST_PAGES = 10
 # GetInvalidation calls per distribution per invocation. Beyond it (a distribution where another
@@ -128,7 +136,6 @@ class CreatedRequest:
     request: InvalidationRequest
     invalidation_id: str
     execution_name: str
-    tracker_started: bool  # False: an execution of that name already existed (a redelivery)
     billed: bool  # False: CloudFront returned an invalidation it already had
     paths_saved: int = 0  # paths collapsing saved in this request
 
@@ -254,35 +261,29 @@ class _Distribution:
         horizon = self.ports.now() - IN_PROGRESS_LOOKBACK
         if since is not None:
             horizon = min(horizon, since)
+        # The adapter pages; a retry after a failed page lists again from the first.
+        listed = self._retrying(partial(api.recent_invalidations, self.id, horizon, MAX_LIST_PAGES))
         known: list[KnownInvalidation] = []
         unread = 0
-        marker: str | None = None
-        for _ in range(MAX_LIST_PAGES):
-            page = self._retrying(partial(api.list_invalidations, self.id, marker))
-            for item in page.items:
-                if item.create_time < horizon:
-                    return DistributionState.of(known, unread_in_progress=unread)
-                in_progress = is_in_progress(item.status)
-                if not in_progress and (since is None or item.create_time <= since):
-                    continue  # completed before anything in the batch changed: irrelevant
-                if len(known) >= MAX_DETAIL_READS:
-                    unread += in_progress
-                    continue
-                details = self._retrying(
-                    partial(api.invalidation_details, self.id, item.invalidation_id)
+        for item in listed:
+            in_progress = is_in_progress(item.status)
+            if not in_progress and (since is None or item.create_time <= since):
+                continue  # completed before anything in the batch changed: irrelevant
+            if len(known) >= MAX_DETAIL_READS:
+                unread += in_progress
+                continue
+            details = self._retrying(
+                partial(api.invalidation_details, self.id, item.invalidation_id)
+            )
+            known.append(
+                KnownInvalidation(
+                    item.invalidation_id,
+                    item.create_time,
+                    item.status,
+                    details.paths,
+                    details.caller_reference,
                 )
-                known.append(
-                    KnownInvalidation(
-                        item.invalidation_id,
-                        item.create_time,
-                        item.status,
-                        details.paths,
-                        details.caller_reference,
-                    )
-                )
-            if page.next_marker is None:
-                break
-            marker = page.next_marker
+            )
         return DistributionState.of(known, unread_in_progress=unread)
 
     def serve(self, changes: Sequence[Change], since: datetime | None) -> None:
@@ -325,7 +326,7 @@ class _Distribution:
                     invalidation.caller_reference,
                     invalidation.paths,
                     reuse.source_keys,
-                    _timestamp(invalidation.create_time),
+                    timestamp(invalidation.create_time),
                 ),
                 reuse.message_ids,
             )
@@ -354,7 +355,7 @@ class _Distribution:
         # CloudFront answers a repeated CallerReference with the earlier invalidation (not billed
         # again); one created before this invocation started is such a repeat.
         billed = created.create_time >= self.batch.started_at - CLOCK_SKEW
-        started = self._track(
+        self._track(
             created.invalidation_id,
             tracker_input(
                 self.id,
@@ -362,13 +363,13 @@ class _Distribution:
                 request.caller_reference,
                 request.paths,
                 request.source_keys,
-                _timestamp(created.create_time),
+                timestamp(created.create_time),
             ),
             request.message_ids,
         )
         name = execution_name(self.id, created.invalidation_id)
         self.outcome.created.append(
-            CreatedRequest(request, created.invalidation_id, name, bool(started), billed, saved)
+            CreatedRequest(request, created.invalidation_id, name, billed, saved)
         )
         logger.info(
             "invalidation created",
@@ -384,25 +385,18 @@ class _Distribution:
             },
         )
 
-    def _track(
-        self, invalidation_id: str, payload: dict[str, object], ids: Iterable[str]
-    ) -> bool | None:
-        """Start the tracker; on failure defer the records (their redelivery starts it)."""
+    def _track(self, invalidation_id: str, payload: dict[str, object], ids: Iterable[str]) -> None:
+        """Start the tracker (an execution of that name already running is as good: a
+        redelivery); on failure defer the records (their redelivery starts it)."""
         name = execution_name(self.id, invalidation_id)
         try:
-            return self.ports.tracker.start(name, payload)
+            self.ports.tracker.start(name, payload)
         except TrackingError as error:
             logger.error(
                 "tracker not started; records deferred so a redelivery starts it",
                 extra={"execution_name": name, "error": str(error)},
             )
             self.batch.judge(ids, Fate.DEFER, "TrackerNotStarted", str(error), self.id)
-            return None
-
-
-def _timestamp(moment: datetime) -> str:
-    """CloudFront's millisecond UTC form: 2026-11-21T10:00:00.000Z."""
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _settle(batch: _Batch, config: Config, ports: Ports, outcome: BatchOutcome) -> None:
@@ -461,23 +455,17 @@ def _notify_failures(
     for (distribution_id, code), message_ids in groups.items():
         keys = sorted(batch.keys_of(set(message_ids)))
         first = batch.verdicts[message_ids[0]]
-        message = {
-            "status": "FAILED",
-            "stage": "request",
-            "distributionId": distribution_id,
-            "error": code,
-            "cause": first.reason,
-            "recordCount": len(message_ids),
-            "messageIds": sample(message_ids),
-            "sourceKeyCount": len(keys),
-            "sourceKeys": sample(keys),
-            "deadLettered": all(mid in outcome.dead_lettered for mid in message_ids),
-            "failedAt": _timestamp(ports.now()),
-        }
+        message = failed_notification(
+            distribution_id=distribution_id,
+            error=code,
+            cause=first.reason,
+            message_ids=message_ids,
+            source_keys=keys,
+            dead_lettered=all(mid in outcome.dead_lettered for mid in message_ids),
+            failed_at=timestamp(ports.now()),
+        )
         try:
-            ports.notifier.publish(
-                message, {"status": "FAILED", "distributionId": distribution_id or "-"}
-            )
+            ports.notifier.publish(message, failed_notification_attributes(distribution_id))
         except NotificationError as error:
             # A notification never breaks processing: the records are already in the DLQ.
             logger.error("FAILED notification not published", extra={"error": str(error)})

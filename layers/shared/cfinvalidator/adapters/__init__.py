@@ -1,1 +1,2 @@
-"""AWS clients behind small interfaces, so logic and handlers can be tested with fakes."""
+"""boto3 implementations of the ports (``cfinvalidator.ports``): the handler wires them into the
+service, which never imports them."""

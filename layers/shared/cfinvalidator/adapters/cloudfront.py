@@ -1,4 +1,4 @@
-"""CloudFront invalidation API behind a small interface.
+"""CloudFront's invalidation API, as ``ports.InvalidationApi``.
 
 The boto3 client is built without botocore retries (see functions/batcher/app.py): the service
 retries throttling and 5xx itself, with backoff and jitter bounded by the function's remaining
@@ -9,67 +9,19 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from cfinvalidator.errors import CloudFrontError
+from cfinvalidator.ports import CreatedInvalidation, InvalidationDetails, InvalidationSummary
+from cfinvalidator.quotas import LIST_INVALIDATIONS_PAGE_SIZE
 
 if TYPE_CHECKING:
     from mypy_boto3_cloudfront import CloudFrontClient
 
-PAGE_SIZE = 100  # ListInvalidations' maximum MaxItems
 _DETAILS_CACHE_SIZE = 4096
-
-
-@dataclass(frozen=True, slots=True)
-class CreatedInvalidation:
-    invalidation_id: str
-    status: str
-    create_time: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class InvalidationSummary:
-    invalidation_id: str
-    create_time: datetime
-    status: str
-
-
-@dataclass(frozen=True, slots=True)
-class InvalidationPage:
-    """One ListInvalidations page: newest first; ``next_marker`` None on the last page."""
-
-    items: tuple[InvalidationSummary, ...]
-    next_marker: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class InvalidationDetails:
-    """What never changes about an invalidation (status does: take it from the listing)."""
-
-    paths: tuple[str, ...]
-    caller_reference: str
-
-
-class InvalidationApi(Protocol):
-    def create_invalidation(
-        self, distribution_id: str, paths: Sequence[str], caller_reference: str
-    ) -> CreatedInvalidation:
-        """Create (or, for a known caller reference, return) an invalidation."""
-        ...
-
-    def list_invalidations(self, distribution_id: str, marker: str | None) -> InvalidationPage:
-        """One page of the distribution's invalidations, most recent first."""
-        ...
-
-    def invalidation_details(
-        self, distribution_id: str, invalidation_id: str
-    ) -> InvalidationDetails:
-        """Paths and caller reference of one invalidation."""
-        ...
 
 
 def _error(exc: ClientError | BotoCoreError) -> CloudFrontError:
@@ -120,25 +72,44 @@ class Boto3InvalidationApi:
             create_time=invalidation["CreateTime"],
         )
 
-    def list_invalidations(self, distribution_id: str, marker: str | None) -> InvalidationPage:
+    def recent_invalidations(
+        self, distribution_id: str, since: datetime, max_pages: int
+    ) -> tuple[InvalidationSummary, ...]:
+        recent: list[InvalidationSummary] = []
+        marker: str | None = None
+        for _ in range(max_pages):
+            items, marker = self._page(distribution_id, marker)
+            for item in items:
+                if item.create_time < since:
+                    return tuple(recent)  # newest first: every later one is older still
+                recent.append(item)
+            if marker is None:
+                break
+        return tuple(recent)
+
+    def _page(
+        self, distribution_id: str, marker: str | None
+    ) -> tuple[list[InvalidationSummary], str | None]:
+        """One ListInvalidations page, newest first, and the marker of the next (None: last)."""
+        page_size = str(LIST_INVALIDATIONS_PAGE_SIZE)
         try:
             if marker:
                 response = self._client.list_invalidations(
-                    DistributionId=distribution_id, MaxItems=str(PAGE_SIZE), Marker=marker
+                    DistributionId=distribution_id, MaxItems=page_size, Marker=marker
                 )
             else:
                 response = self._client.list_invalidations(
-                    DistributionId=distribution_id, MaxItems=str(PAGE_SIZE)
+                    DistributionId=distribution_id, MaxItems=page_size
                 )
         except (ClientError, BotoCoreError) as exc:
             raise _error(exc) from exc
         listing = response["InvalidationList"]
-        items = tuple(
+        items = [
             InvalidationSummary(item["Id"], item["CreateTime"], item["Status"])
             for item in listing.get("Items", [])
-        )
+        ]
         next_marker = listing.get("NextMarker") if listing.get("IsTruncated") else None
-        return InvalidationPage(items, next_marker or None)
+        return items, next_marker or None
 
     def invalidation_details(
         self, distribution_id: str, invalidation_id: str

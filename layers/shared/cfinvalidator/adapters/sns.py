@@ -1,10 +1,11 @@
-"""Notifications the batcher publishes itself (FAILED before any invalidation could track)."""
+"""Notifications the batcher publishes itself (FAILED before any invalidation could track), as
+``ports.NotifierApi``; messages and attributes are built by ``payloads``."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -12,12 +13,6 @@ from cfinvalidator.errors import NotificationError
 
 if TYPE_CHECKING:
     from mypy_boto3_sns import SNSClient
-
-
-class NotifierApi(Protocol):
-    def publish(self, message: Mapping[str, object], attributes: Mapping[str, str]) -> None:
-        """Publish one JSON message with String message attributes."""
-        ...
 
 
 class Boto3NotifierApi:

@@ -1,60 +1,38 @@
-"""The batcher's own queue operations: defer a record, or dead-letter it now."""
+"""The batcher's own queue operations: defer a record, or dead-letter it now (``ports.QueueApi``).
+
+A dead letter's attributes come from ``payloads``; this module only encodes them for SQS.
+"""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
 from botocore.exceptions import BotoCoreError, ClientError
+
+from cfinvalidator.payloads import dead_letter_attributes
+from cfinvalidator.ports import DeadLetter, Deferral
+from cfinvalidator.quotas import MAX_BATCH_ENTRIES
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
     from mypy_boto3_sqs.type_defs import MessageAttributeValueTypeDef
 
-_BATCH = 10  # SQS batch APIs take at most 10 entries
 # Deferring a 10,000-record batch takes 1,000 ChangeMessageVisibilityBatch calls: run them a few
 # at a time (boto3 clients are thread-safe) so they fit well inside the function's timeout.
 _PARALLEL_CALLS = 8
 _BATCH_BYTES = 200 * 1024  # SendMessageBatch caps a whole batch (1 MiB); stay well below
 
 
-@dataclass(frozen=True, slots=True)
-class Deferral:
-    message_id: str
-    receipt_handle: str
-    seconds: int
-
-
-@dataclass(frozen=True, slots=True)
-class DeadLetter:
-    """The original body, plus why it is here (as message attributes)."""
-
-    message_id: str
-    body: str
-    error_code: str
-    reason: str
-    receive_count: int
-
-
-class QueueApi(Protocol):
-    def defer(self, deferrals: Sequence[Deferral]) -> set[str]:
-        """Hide each record for its delay; return the message IDs that could not be changed."""
-        ...
-
-    def dead_letter(self, letters: Sequence[DeadLetter]) -> set[str]:
-        """Copy each record to the dead-letter queue; return the message IDs not copied."""
-        ...
-
-
 def _attributes(letter: DeadLetter) -> dict[str, MessageAttributeValueTypeDef]:
     return {
-        "errorCode": {"DataType": "String", "StringValue": letter.error_code or "Unknown"},
-        "failureReason": {"DataType": "String", "StringValue": letter.reason[:1024] or "-"},
-        "sourceMessageId": {"DataType": "String", "StringValue": letter.message_id},
-        "receiveCount": {"DataType": "Number", "StringValue": str(letter.receive_count)},
+        name: {
+            "DataType": "Number" if isinstance(value, int) else "String",
+            "StringValue": str(value),
+        }
+        for name, value in dead_letter_attributes(letter).items()
     }
 
 
@@ -63,7 +41,7 @@ def _chunks(letters: Sequence[DeadLetter]) -> list[list[DeadLetter]]:
     size = 0
     for letter in letters:
         weight = len(letter.body.encode()) + len(json.dumps(letter.reason))
-        if not chunks or len(chunks[-1]) == _BATCH or size + weight > _BATCH_BYTES:
+        if not chunks or len(chunks[-1]) == MAX_BATCH_ENTRIES or size + weight > _BATCH_BYTES:
             chunks.append([])
             size = 0
         chunks[-1].append(letter)
@@ -78,7 +56,8 @@ class Boto3QueueApi:
         self._dead_letter_queue_url = dead_letter_queue_url
 
     def defer(self, deferrals: Sequence[Deferral]) -> set[str]:
-        chunks = [deferrals[i : i + _BATCH] for i in range(0, len(deferrals), _BATCH)]
+        size = MAX_BATCH_ENTRIES
+        chunks = [deferrals[i : i + size] for i in range(0, len(deferrals), size)]
         return _in_parallel(self._defer_chunk, chunks)
 
     def _defer_chunk(self, chunk: Sequence[Deferral]) -> set[str]:

@@ -1,10 +1,11 @@
-"""The completion tracker (a Step Functions state machine) behind a small interface."""
+"""The completion tracker (a Step Functions state machine), as ``ports.TrackerApi``; the
+execution input is built by ``payloads``."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
 from botocore.exceptions import ClientError
 
@@ -12,12 +13,6 @@ from cfinvalidator.errors import TrackingError
 
 if TYPE_CHECKING:
     from mypy_boto3_stepfunctions import SFNClient
-
-
-class TrackerApi(Protocol):
-    def start(self, name: str, payload: Mapping[str, object]) -> bool:
-        """Start tracking; True if started now, False if an execution of that name exists."""
-        ...
 
 
 class Boto3TrackerApi:

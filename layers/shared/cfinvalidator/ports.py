@@ -1,0 +1,107 @@
+"""The ports: what the service needs from AWS, as Protocols and the data they exchange.
+
+``cfinvalidator.adapters`` implements them with boto3; tests and the emulator implement them in
+memory. Nothing here imports an AWS SDK, so the service depends on these and never on an adapter.
+Adapters report failures with the domain's exceptions (``cfinvalidator.errors``):
+``CloudFrontError``, ``TrackingError``, ``NotificationError``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+
+# ----------------------------------------------------------------------------- CloudFront
+@dataclass(frozen=True, slots=True)
+class CreatedInvalidation:
+    invalidation_id: str
+    status: str
+    create_time: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class InvalidationSummary:
+    """One invalidation as ListInvalidations shows it."""
+
+    invalidation_id: str
+    create_time: datetime
+    status: str
+
+
+@dataclass(frozen=True, slots=True)
+class InvalidationDetails:
+    """What never changes about an invalidation (status does: take it from the listing)."""
+
+    paths: tuple[str, ...]
+    caller_reference: str
+
+
+class InvalidationApi(Protocol):
+    def create_invalidation(
+        self, distribution_id: str, paths: Sequence[str], caller_reference: str
+    ) -> CreatedInvalidation:
+        """Create (or, for a known caller reference, return) an invalidation."""
+        ...
+
+    def recent_invalidations(
+        self, distribution_id: str, since: datetime, max_pages: int
+    ) -> tuple[InvalidationSummary, ...]:
+        """The distribution's invalidations created at or after ``since``, most recent first.
+
+        ListInvalidations is read page by page (100 a page, newest first) until an invalidation
+        created before ``since`` appears, the listing ends, or ``max_pages`` pages have been
+        read; the first failing page raises (nothing is returned then).
+        """
+        ...
+
+    def invalidation_details(
+        self, distribution_id: str, invalidation_id: str
+    ) -> InvalidationDetails:
+        """Paths and caller reference of one invalidation."""
+        ...
+
+
+# ---------------------------------------------------------------------- the tracker (SFN)
+class TrackerApi(Protocol):
+    def start(self, name: str, payload: Mapping[str, object]) -> bool:
+        """Start tracking; True if started now, False if an execution of that name exists."""
+        ...
+
+
+# ------------------------------------------------------------------- the batcher's queues
+@dataclass(frozen=True, slots=True)
+class Deferral:
+    message_id: str
+    receipt_handle: str
+    seconds: int
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    """The original body, plus why it is here (as message attributes)."""
+
+    message_id: str
+    body: str
+    error_code: str
+    reason: str
+    receive_count: int
+
+
+class QueueApi(Protocol):
+    def defer(self, deferrals: Sequence[Deferral]) -> set[str]:
+        """Hide each record for its delay; return the message IDs that could not be changed."""
+        ...
+
+    def dead_letter(self, letters: Sequence[DeadLetter]) -> set[str]:
+        """Copy each record to the dead-letter queue; return the message IDs not copied."""
+        ...
+
+
+# -------------------------------------------------------------------- notifications (SNS)
+class NotifierApi(Protocol):
+    def publish(self, message: Mapping[str, object], attributes: Mapping[str, str]) -> None:
+        """Publish one JSON message with String message attributes."""
+        ...

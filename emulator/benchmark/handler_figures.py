@@ -28,21 +28,16 @@ import sys
 import tempfile
 import time
 import tracemalloc
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Final
 
-from cfinvalidator.adapters.cloudfront import (
-    CreatedInvalidation,
-    InvalidationDetails,
-    InvalidationPage,
-)
-from cfinvalidator.adapters.sqs import DeadLetter, Deferral
 from cfinvalidator.config import Config
 from cfinvalidator.observability import metrics
 from cfinvalidator.service import BatchOutcome, Ports, SqsMessage, process_batch
+from emulator.local_aws.memory import FakeInvalidations, FakeNotifier, FakeQueue, FakeTracker
 
 __all__ = [
     "BatchFigures",
@@ -71,54 +66,14 @@ _IMPORT_SNIPPET: Final = (
 )
 
 
-# ----------------------------------------------------------------------------------- stubs
-class _Invalidations:
-    """CloudFront with nothing in progress: every request is accepted at once."""
-
-    def __init__(self) -> None:
-        self.created = 0
-
-    def create_invalidation(
-        self, distribution_id: str, paths: Sequence[str], caller_reference: str
-    ) -> CreatedInvalidation:
-        self.created += 1
-        return CreatedInvalidation(f"I{self.created:013d}", "InProgress", NOW)
-
-    def list_invalidations(self, distribution_id: str, marker: str | None) -> InvalidationPage:
-        return InvalidationPage((), None)
-
-    def invalidation_details(
-        self, distribution_id: str, invalidation_id: str
-    ) -> InvalidationDetails:
-        msg = "nothing was listed, so nothing is read"
-        raise AssertionError(msg)
-
-
-class _Tracker:
-    def start(self, name: str, payload: Mapping[str, object]) -> bool:
-        return True
-
-
-class _Queue:
-    def defer(self, deferrals: Sequence[Deferral]) -> set[str]:
-        return set()
-
-    def dead_letter(self, letters: Sequence[DeadLetter]) -> set[str]:
-        return set()
-
-
-class _Notifier:
-    def publish(self, message: Mapping[str, object], attributes: Mapping[str, str]) -> None:
-        return None
-
-
 def stub_ports() -> Ports:
-    """Ports whose AWS calls return at once (CloudFront idle, every start and send accepted)."""
+    """The in-memory ports (emulator.local_aws.memory): CloudFront idle, every start and send
+    accepted, no time passing."""
     return Ports(
-        invalidations=_Invalidations(),
-        tracker=_Tracker(),
-        queue=_Queue(),
-        notifier=_Notifier(),
+        invalidations=FakeInvalidations(now=NOW),
+        tracker=FakeTracker(),
+        queue=FakeQueue(),
+        notifier=FakeNotifier(),
         now=lambda: NOW,
         sleep=lambda _: None,
     )

@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
-from cfinvalidator.adapters.sqs import DeadLetter, Deferral
+from cfinvalidator.ports import DeadLetter, Deferral
 from cfinvalidator.service import SqsMessage
 from emulator.simulation.settings import (
     MAX_VISIBILITY_TIMEOUT,

@@ -14,8 +14,8 @@ from moto import mock_aws
 from mypy_boto3_cloudfront import CloudFrontClient
 
 from cfinvalidator.adapters.cloudfront import Boto3InvalidationApi
-from emulator.clock import ManualClock
-from emulator.cloudfront import FaithfulCloudFront
+from emulator.local_aws.clock import ManualClock
+from emulator.local_aws.cloudfront import FaithfulCloudFront
 
 EPOCH = datetime(2026, 11, 21, 10, 0, tzinfo=UTC)
 COUNT = 230  # three pages of up to 100

@@ -15,8 +15,8 @@ from cfinvalidator.config import Config
 from cfinvalidator.ports import CreatedInvalidation
 from cfinvalidator.retry import Backoff
 from cfinvalidator.service import BatchOutcome, Ports, SqsMessage, process_batch
+from emulator.local_aws.memory import FakeInvalidations, FakeNotifier, FakeQueue, FakeTracker
 from tests.factories import BUCKET, s3_body, s3_record
-from tests.fakes import FakeInvalidations, FakeNotifier, FakeQueue, FakeTracker
 
 D1, D2 = "EDIST1AAAAAAA", "EDIST2BBBBBBB"
 CONFIG = Config(

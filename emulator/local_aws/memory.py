@@ -1,10 +1,14 @@
-"""In-memory implementations of the ports (cfinvalidator.ports), for service-level tests.
+"""In-memory implementations of the ports (cfinvalidator.ports): the service with no boto3 at all.
 
-They follow AWS's semantics where the service depends on them: CloudFront returns the earlier
+For the unit tests of the service and for the handler's CPU figures (emulator.benchmark). They
+follow AWS's semantics where the service depends on them: CloudFront returns the earlier
 invalidation for a repeated CallerReference with the same paths and refuses it with different
-paths, counts in-progress paths against 3,000 files / 15 wildcards, lists newest first; Step
-Functions refuses a second execution of the same name. Time is a settable ``now``.
-The boto3-level double with the same behaviour is emulator/cloudfront.py (over moto).
+paths, refuses more than 3,000 paths in one request, counts in-progress paths against 3,000
+files / 15 wildcards, lists newest first; Step Functions refuses a second execution of the same
+name. Time is a settable ``now``.
+
+The boto3-level double is emulator.local_aws.cloudfront (over moto); the contract both honour is
+tested on both in tests/emulator/test_memory_contract.py.
 """
 
 from __future__ import annotations
@@ -21,6 +25,11 @@ from cfinvalidator.ports import (
     Deferral,
     InvalidationDetails,
     InvalidationSummary,
+)
+from cfinvalidator.quotas import (
+    MAX_IN_PROGRESS_FILES,
+    MAX_IN_PROGRESS_WILDCARDS,
+    MAX_PATHS_PER_REQUEST,
 )
 
 START = datetime(2026, 11, 21, 10, 0, 5, tzinfo=UTC)  # just after tests.factories' eventTime
@@ -75,9 +84,14 @@ class FakeInvalidations:
                 if inv.paths != tuple(paths):
                     raise CloudFrontError("InvalidationBatchAlreadyExists", caller_reference, 409)
                 return CreatedInvalidation(inv.invalidation_id, self._status(inv), inv.created)
+        if len(paths) > MAX_PATHS_PER_REQUEST:
+            raise CloudFrontError("BatchTooLarge", "too many paths", 413)
         files, wildcards = self.in_progress(distribution_id)
         new_wildcards = sum(p.endswith("*") for p in paths)
-        if files + len(paths) - new_wildcards > 3000 or wildcards + new_wildcards > 15:
+        if (
+            files + len(paths) - new_wildcards > MAX_IN_PROGRESS_FILES
+            or wildcards + new_wildcards > MAX_IN_PROGRESS_WILDCARDS
+        ):
             raise CloudFrontError("TooManyInvalidationsInProgress", "quota", 400)
         inv = _Invalidation(
             f"I{len(self.invalidations):013d}",

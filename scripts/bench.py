@@ -23,8 +23,9 @@ from pathlib import Path
 
 from cfinvalidator.observability import logger
 from emulator.benchmark import handler_figures, report, runner
-from emulator.benchmark.report import HandlerFigures, Target
+from emulator.benchmark.chart import render_chart
 from emulator.benchmark.runner import CaseResult
+from emulator.benchmark.targets import HandlerFigures, Target, targets
 from emulator.simulation.settings import SimSettings
 from emulator.simulation.uploads import s3_event_body
 from emulator.simulation.workloads import hostile_keys, site_files
@@ -108,17 +109,17 @@ def run(scale: float, out: Path, repeats: int) -> BenchRun:
     records = max(2, round(HANDLER_RECORDS * scale))
     print(f"measuring the handler ({records:,}-record batches)")
     bodies = handler_bodies(records)
-    handler = report.HandlerFigures(
+    handler = HandlerFigures(
         batches={
             name: handler_figures.measure_batch(batch, repeats) for name, batch in bodies.items()
         },
         imports=handler_figures.measure_cold_import(repeats),
         memory_size_mib=memory_size_mib(),
     )
-    found = report.targets(results, handler, settings.batching_window_seconds)
+    found = targets(results, handler, settings.batching_window_seconds)
     out.mkdir(parents=True, exist_ok=True)
     chart = out / "benchmarks.png"
-    report.render_chart(results, chart)
+    render_chart(results, chart)
     environment = (
         f"{platform.machine()}, {os.cpu_count() or 1} CPUs, Python "
         f"{platform.python_version()}, scale {scale:g}, "

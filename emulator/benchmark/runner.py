@@ -41,7 +41,8 @@ __all__ = [
 ]
 
 FREE_PATHS_PER_MONTH: Final = 1_000
-PRICE_PER_PATH: Final = 0.005  # USD per path beyond the free 1,000 a month (aws-facts.md)
+# USD per path beyond the free 1,000 a month (docs/aws-behaviour.md#cloudfront-pricing).
+PRICE_PER_PATH: Final = 0.005
 HOT_KEY: Final = "api/status.json"
 SITE_PAGES: Final = 20_000
 ARCHIVE_OBJECTS: Final = 30_000

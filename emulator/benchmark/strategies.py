@@ -1,6 +1,6 @@
 """The invalidation strategies other tools use, as simulation batch handlers (benchmark only).
 
-They stand for what shared/reference/peers.md describes, reduced to the choice that drives cost,
+They stand for what other public invalidation tools do, reduced to the choice that drives cost,
 quota use and latency: how many CreateInvalidation requests are made and with which paths. To
 compare strategies and nothing else, each one is given this service's correct key-to-path
 mapping (``paths_for_key``: index documents, encoding) and the same generous error handling: a

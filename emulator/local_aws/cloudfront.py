@@ -1,12 +1,12 @@
 """A faithful CloudFront invalidation API layered over moto's CloudFront backend.
 
 moto 5.2's CloudFront differs from AWS in ways this project depends on (see
-/work/shared/reference/aws-facts.md): an invalidation is `COMPLETED` at once (AWS: `InProgress`,
-then `Completed`), CallerReference is not deduplicated, and there are no in-progress quotas,
-throttling or 5xx. `FaithfulCloudFront` patches the three invalidation operations on the moto
-*backend instance* (not on a boto3 client), so every caller sees the same behaviour: boto3 clients
-in tests and Lambda handlers, and the boto3 client moto's Step Functions interpreter builds
-in-process for `arn:aws:states:::aws-sdk:cloudfront:getInvalidation`.
+docs/aws-behaviour.md#where-moto-differs): an invalidation is `COMPLETED` at once (AWS:
+`InProgress`, then `Completed`), CallerReference is not deduplicated, and there are no
+in-progress quotas, throttling or 5xx. `FaithfulCloudFront` patches the three invalidation
+operations on the moto *backend instance* (not on a boto3 client), so every caller sees the same
+behaviour: boto3 clients in tests and Lambda handlers, and the boto3 client moto's Step
+Functions interpreter builds in-process for `arn:aws:states:::aws-sdk:cloudfront:getInvalidation`.
 
 Install it inside an active `mock_aws()`: moto resets its backends when a mock starts and stops,
 which drops the patch with the backend.

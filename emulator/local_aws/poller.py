@@ -387,7 +387,7 @@ def _lambda_message_attributes(attributes: Mapping[str, Any]) -> dict[str, Any]:
 class FaithfulS3Events:
     """Emulator correction: rewrite moto's S3 event notification bodies into AWS's shape.
 
-    moto 5.2's S3 event records differ from AWS's (aws-facts.md, moto section):
+    moto 5.2's S3 event records differ from AWS's (docs/aws-behaviour.md#where-moto-differs):
 
     - keys encode ``/`` as ``%2F``; AWS keeps ``/`` (both form-decode to the same key, so a
       correct handler copes with either; this shows AWS's form);

@@ -18,7 +18,7 @@ from emulator.benchmark.handler_figures import (
     measure_batch,
     measure_cold_import,
 )
-from emulator.benchmark.report import HandlerFigures, markdown, targets, text_table
+from emulator.benchmark.report import markdown, text_table
 from emulator.benchmark.runner import (
     STRATEGIES,
     CaseResult,
@@ -30,6 +30,7 @@ from emulator.benchmark.runner import (
     workloads,
 )
 from emulator.benchmark.strategies import Everything, PerBatch, PerObject
+from emulator.benchmark.targets import HandlerFigures, targets
 from emulator.simulation.settings import SimSettings, Upload
 from scripts.bench import BenchRun, handler_bodies, run
 

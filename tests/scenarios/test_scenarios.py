@@ -1,5 +1,5 @@
 """Whole-pipeline scenarios in simulated time: real planner, real boto3 adapter, faithful
-CloudFront over moto, SQS with visibility and redrive (emulator/simulation.py).
+CloudFront over moto, SQS with visibility and redrive (emulator/simulation/).
 
 Each scenario asserts the product's promises: no key lost, no quota error surfaced, few billed
 paths, and the records that cannot be served deferred or dead-lettered, never dropped.

@@ -12,11 +12,12 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: help setup test lint typecheck template unit demo bench clean layer-requirements
+.PHONY: help setup test check lint typecheck template unit fast-tests demo bench clean layer-requirements
 
 help:
 	@echo "make demo   - run the whole pipeline locally on the embedded AWS emulator"
 	@echo "make test   - lint, type-check, validate and build the template, run the tests"
+	@echo "make check  - the fast loop (under a minute): lint, type-check, unit and handler tests"
 	@echo "make bench  - compare strategies and measure the handler; writes docs/benchmarks.md"
 
 $(UV):
@@ -45,6 +46,14 @@ unit: setup
 	$(PY) -m pytest
 
 test: lint typecheck template unit
+
+# The fast loop beside the full gate: no sam, no Step Functions executions, no simulation.
+FAST_TESTS := tests/unit tests/integration/test_handler.py tests/emulator/test_memory_contract.py
+
+fast-tests: setup
+	$(PY) -m pytest -q $(FAST_TESTS)
+
+check: lint typecheck fast-tests
 
 demo: setup
 	$(PY) -m scripts.demo

@@ -12,11 +12,17 @@ os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "cloudfront-invalidator")
 os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "CloudFrontInvalidatorTest")
 
 import pytest
+from hypothesis import HealthCheck, settings
 from mypy_boto3_cloudfront import CloudFrontClient
 
 from emulator.local_aws.cloudfront import create_distribution
 
 TEST_REGION = "us-east-1"
+
+# Property tests must pass at any machine speed: no per-example deadline and no "too slow"
+# health check, both of which measure wall-clock time (CI runs on a busy 2-core machine).
+settings.register_profile("any-speed", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("any-speed")
 
 
 @pytest.fixture(autouse=True)

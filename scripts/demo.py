@@ -7,6 +7,9 @@ is emulated by emulator.local_aws.poller, and the real batcher handler and track
 run unchanged.
 
 Run from the repository root: ``python -m scripts.demo [--help]``.
+
+One piece, though over 400 lines: it is a script read top to bottom, each function one step of
+the timeline it prints, in the order the demo shows them.
 """
 
 from __future__ import annotations

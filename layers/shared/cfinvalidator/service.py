@@ -14,6 +14,10 @@ adapter and never builds an AWS client itself. Every record ends in exactly one 
   now, a FAILED notification names its keys, and Lambda deletes the original.
 
 Anything unexpected propagates, so the whole batch is retried rather than silently acknowledged.
+
+One piece, though over 400 lines: it holds no rule of its own (those are in planning, ledger,
+collapse, retry and payloads), only the order in which one batch is served and every record
+settled; that order is what guarantees each record ends in exactly one of the three ways above.
 """
 
 from __future__ import annotations

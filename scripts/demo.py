@@ -122,7 +122,7 @@ def use_fake_aws_credentials() -> None:
 
 
 def create_distribution(cloudfront: Any) -> str:
-    from emulator.local_aws.cloudfront import create_distribution as create
+    from emulator.local_aws.distributions import create_distribution as create
 
     return create(
         cloudfront,
@@ -202,7 +202,8 @@ def run_event_source(
     stack: DeployedStack, sqs: SQSClient, options: Options, log_sink: io.StringIO
 ) -> list[BatchRecord]:
     from emulator.local_aws.lambda_context import LocalFunction
-    from emulator.local_aws.poller import FaithfulS3Events, PollerSettings, SqsEventSourcePoller
+    from emulator.local_aws.poller import PollerSettings, SqsEventSourcePoller
+    from emulator.local_aws.s3_events import FaithfulS3Events
 
     function = LocalFunction(stack.function, region=stack.region, log_sink=log_sink)
     poller = SqsEventSourcePoller(

@@ -15,7 +15,7 @@ import pytest
 from hypothesis import HealthCheck, settings
 from mypy_boto3_cloudfront import CloudFrontClient
 
-from emulator.local_aws.cloudfront import create_distribution
+from emulator.local_aws.distributions import create_distribution
 
 TEST_REGION = "us-east-1"
 

@@ -32,7 +32,8 @@ from cfinvalidator.errors import MalformedEventError
 from cfinvalidator.events import parse_message
 from cfinvalidator.paths import paths_for_key
 from cfinvalidator.service import SqsMessage, rules_from
-from emulator.local_aws.cloudfront import MAX_IN_PROGRESS_FILES, CloudFrontError
+from emulator.local_aws.cloudfront import MAX_IN_PROGRESS_FILES
+from emulator.local_aws.cloudfront_errors import CloudFrontError
 from emulator.simulation.handler import SimContext
 
 __all__ = ["Everything", "PerBatch", "PerObject", "Strategy"]

@@ -22,20 +22,16 @@ it off and deploy with a short ``DeferDelaySeconds``).
 Time is scaled by ``time_scale`` (the batching window only: handler time and the function
 timeout are real) and read from an injectable :class:`Clock`, so tests run on a fake clock.
 
-:class:`FaithfulS3Events` is an emulator correction for the bodies moto's S3 sends (see there).
+The bodies moto's S3 sends are corrected into AWS's shape by
+:class:`~emulator.local_aws.s3_events.FaithfulS3Events`, passed as ``body_correction``.
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
-import json
-import secrets
-import threading
-import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
 
 from emulator.local_aws.clock import Clock, SystemClock
@@ -50,7 +46,6 @@ if TYPE_CHECKING:
 __all__ = [
     "MAX_INVOCATION_PAYLOAD_BYTES",
     "BatchRecord",
-    "FaithfulS3Events",
     "PollerSettings",
     "SqsEventSourcePoller",
 ]
@@ -382,82 +377,3 @@ def _lambda_message_attributes(attributes: Mapping[str, Any]) -> dict[str, Any]:
             entry["binaryValue"] = base64.b64encode(binary).decode()
         converted[name] = entry
     return converted
-
-
-class FaithfulS3Events:
-    """Emulator correction: rewrite moto's S3 event notification bodies into AWS's shape.
-
-    moto 5.2's S3 event records differ from AWS's (docs/aws-behaviour.md#where-moto-differs):
-
-    - keys encode ``/`` as ``%2F``; AWS keeps ``/`` (both form-decode to the same key, so a
-      correct handler copes with either; this shows AWS's form);
-    - there is no ``s3.object.sequencer``. AWS's is a hexadecimal string that increases with each
-      change of a key and is repeated on duplicate deliveries. One is synthesised from the
-      record's eventTime (milliseconds) with a counter for ties: 12 + 6 hex digits, so the string
-      order is the event order, and it is remembered per message ID so a redelivered message
-      carries the same sequencer, as on AWS;
-    - ``userIdentity``, ``requestParameters``, ``responseElements`` and
-      ``s3.bucket.ownerIdentity`` are absent; AWS-shaped placeholder values are filled in.
-
-    Bodies that are not S3 event notifications (the s3:TestEvent included) pass unchanged.
-    """
-
-    def __init__(self, principal_id: str = "AWS:AIDAEMULATOREXAMPLE") -> None:
-        self._principal_id = principal_id
-        self._lock = threading.Lock()
-        self._by_message: dict[str, str] = {}
-        self._ties: dict[int, int] = {}
-
-    def __call__(self, message_id: str, body: str) -> str:
-        with self._lock:
-            if message_id not in self._by_message:
-                self._by_message[message_id] = self._correct(body)
-            return self._by_message[message_id]
-
-    def _correct(self, body: str) -> str:
-        try:
-            document = json.loads(body)
-        except json.JSONDecodeError:
-            return body
-        records = document.get("Records") if isinstance(document, dict) else None
-        if not isinstance(records, list) or not all(_is_s3_record(r) for r in records):
-            return body
-        for record in records:
-            self._correct_record(record)
-        return json.dumps(document)
-
-    def _correct_record(self, record: dict[str, Any]) -> None:
-        s3 = record["s3"]
-        s3_object = s3["object"]
-        s3_object["key"] = s3_object["key"].replace("%2F", "/")
-        s3_object.setdefault("sequencer", self._sequencer(record.get("eventTime", "")))
-        s3["bucket"].setdefault("ownerIdentity", {"principalId": "A3NL1KOZZKEXAMPLE"})
-        record.setdefault("userIdentity", {"principalId": self._principal_id})
-        record.setdefault("requestParameters", {"sourceIPAddress": "127.0.0.1"})
-        record.setdefault(
-            "responseElements",
-            {
-                "x-amz-request-id": secrets.token_hex(8).upper(),
-                "x-amz-id-2": base64.b64encode(secrets.token_bytes(48)).decode(),
-            },
-        )
-
-    def _sequencer(self, event_time: str) -> str:
-        try:
-            millis = int(datetime.fromisoformat(event_time).timestamp() * 1000)
-        except ValueError:
-            millis = int(time.time() * 1000)
-        tie = self._ties.get(millis, 0)
-        self._ties[millis] = tie + 1
-        return f"{millis:012X}{tie:06X}"
-
-
-def _is_s3_record(record: Any) -> bool:
-    return (
-        isinstance(record, dict)
-        and record.get("eventSource") == "aws:s3"
-        and isinstance(record.get("s3"), dict)
-        and isinstance(record["s3"].get("object"), dict)
-        and isinstance(record["s3"].get("bucket"), dict)
-        and isinstance(record["s3"]["object"].get("key"), str)
-    )

@@ -26,8 +26,8 @@ from emulator.local_aws.clock import ManualClock
 from emulator.local_aws.cloudfront import (
     MAX_IN_PROGRESS_FILES,
     FaithfulCloudFront,
-    create_distribution,
 )
+from emulator.local_aws.distributions import create_distribution
 from emulator.simulation.handler import BatchHandler, ServiceHandler, SimContext
 from emulator.simulation.queue import SimQueue
 from emulator.simulation.report import (

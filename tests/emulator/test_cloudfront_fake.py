@@ -27,8 +27,8 @@ from emulator.local_aws.cloudfront import (
     MAX_IN_PROGRESS_FILES,
     MAX_IN_PROGRESS_WILDCARDS,
     FaithfulCloudFront,
-    create_distribution,
 )
+from emulator.local_aws.distributions import create_distribution
 
 COMPLETION_SECONDS = 20.0
 # The wall clock the fixture gives the fake: EPOCH plus the manual clock's reading.

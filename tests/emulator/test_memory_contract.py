@@ -23,7 +23,8 @@ from cfinvalidator.errors import CloudFrontError
 from cfinvalidator.ports import InvalidationApi
 from emulator.local_aws import cloudfront as faithful
 from emulator.local_aws.clock import ManualClock
-from emulator.local_aws.cloudfront import FaithfulCloudFront, create_distribution
+from emulator.local_aws.cloudfront import FaithfulCloudFront
+from emulator.local_aws.distributions import create_distribution
 from emulator.local_aws.memory import FakeInvalidations
 
 EPOCH = datetime(2026, 11, 21, 10, 0, tzinfo=UTC)

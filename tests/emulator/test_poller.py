@@ -17,10 +17,10 @@ from emulator.local_aws.clock import ManualClock
 from emulator.local_aws.lambda_context import FakeLambdaContext
 from emulator.local_aws.poller import (
     BatchRecord,
-    FaithfulS3Events,
     PollerSettings,
     SqsEventSourcePoller,
 )
+from emulator.local_aws.s3_events import FaithfulS3Events
 
 VISIBILITY_TIMEOUT = 120
 

@@ -23,10 +23,10 @@ from emulator.local_aws.deployed import DeployedStack
 from emulator.local_aws.lambda_context import LocalFunction
 from emulator.local_aws.poller import (
     BatchRecord,
-    FaithfulS3Events,
     PollerSettings,
     SqsEventSourcePoller,
 )
+from emulator.local_aws.s3_events import FaithfulS3Events
 from emulator.local_aws.stack import deploy_stack
 
 pytestmark = pytest.mark.slow

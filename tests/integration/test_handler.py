@@ -3,15 +3,15 @@
 The stack is what the handler talks to in AWS: the source queue (deferrals change its
 visibility), the dead-letter queue (records waiting cannot fix are copied there), the
 notification topic (FAILED notifications; an SQS inbox is subscribed to read them), the tracker
-state machine and one distribution. CloudFront's CreateTime comes from a wall clock just after
-the sample events' eventTime, so "created after the change" (what makes redelivery free) holds
-whatever the real date is.
+state machine and one distribution. CloudFront runs on a manual clock these tests never advance:
+every invalidation stays InProgress (in the quota) however slowly a test runs, and its CreateTime
+is CLOUDFRONT_EPOCH, just after the sample events' eventTime, so "created after the change" (what
+makes redelivery free) holds whatever the real date is.
 """
 
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -28,6 +28,7 @@ from mypy_boto3_stepfunctions import SFNClient
 
 import app
 from cfinvalidator.errors import ConfigError
+from emulator.local_aws.clock import ManualClock
 from emulator.local_aws.cloudfront import (
     MAX_IN_PROGRESS_FILES,
     MAX_IN_PROGRESS_WILDCARDS,
@@ -203,10 +204,11 @@ def stack(
         for name, value in env.items():
             monkeypatch.setenv(name, value)
         app._dependencies.cache_clear()
-        started = time.monotonic()
+        clock = ManualClock()
         with FaithfulCloudFront(
+            clock=clock,
             completion_seconds=30,
-            wall_clock=lambda: CLOUDFRONT_EPOCH + timedelta(seconds=time.monotonic() - started),
+            wall_clock=lambda: CLOUDFRONT_EPOCH + timedelta(seconds=clock()),
         ) as fake:
             yield Stack(
                 cloudfront,

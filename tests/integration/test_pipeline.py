@@ -2,6 +2,10 @@
 
 S3 (moto) -> SQS (moto) -> local SQS event source -> batcher handler -> CloudFront
 (FaithfulCloudFront: InProgress, then Completed) -> tracker (moto runs the ASL) -> SNS -> SQS inbox.
+
+moto runs the tracker in background threads and its Wait states really wait, so CloudFront's
+clock is a `ManualClock`: an invalidation stays InProgress until a test has seen its tracker poll
+it, and completes when the test advances the clock, however slowly the machine runs.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from emulator.local_aws.clock import ManualClock
 from emulator.local_aws.cloudfront import FaithfulCloudFront
 from emulator.local_aws.deployed import DeployedStack
 from emulator.local_aws.lambda_context import LocalFunction
@@ -35,9 +40,9 @@ TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
 REGION = "us-east-1"
 BUCKET = "pipeline-site"
 TIME_SCALE = 0.01  # the template's batching window, a hundred times faster
-COMPLETION_SECONDS = 2.0  # CloudFront reports InProgress for 2 s, then Completed
+COMPLETION_SECONDS = 2.0  # CloudFront's (manual) seconds from InProgress to Completed
 DEFER_DELAY_SECONDS = 1  # a deferred record returns to the queue after about a second
-WAIT_SECONDS = 30.0
+WAIT_SECONDS = 60.0  # a deadline for waiting *for* something, never a delay that must pass
 
 UPLOADS = {
     "index.html": b"<h1>home</h1>",
@@ -64,6 +69,7 @@ EXPECTED_PATHS = {
 class Pipeline:
     stack: DeployedStack
     cloudfront: FaithfulCloudFront
+    clock: ManualClock  # CloudFront's
     distribution_id: str
     poller: SqsEventSourcePoller
     inbox_url: str
@@ -95,18 +101,47 @@ class Pipeline:
         wait_until(enough, "SNS notifications")
         return received
 
-    def polled_statuses(self) -> list[str]:
-        """GetInvalidation statuses every tracker execution saw, in order."""
+    def tracker_polls(self) -> dict[str, list[str]]:
+        """Every tracker execution (by ARN): the GetInvalidation statuses it saw so far, in
+        order."""
         sfn = boto3.client("stepfunctions")
         executions = sfn.list_executions(stateMachineArn=self.stack.outputs["StateMachineArn"])
-        statuses: list[str] = []
+        polls: dict[str, list[str]] = {}
         for execution in executions["executions"]:
             history = sfn.get_execution_history(executionArn=execution["executionArn"])
+            statuses = polls[execution["executionArn"]] = []
             for event in history["events"]:
                 details = event.get("taskSucceededEventDetails", {})
                 if details.get("resource") == "getInvalidation":
                     statuses.append(json.loads(details["output"])["Invalidation"]["Status"])
-        return statuses
+        return polls
+
+    def polled_statuses(self) -> list[str]:
+        """GetInvalidation statuses every tracker execution saw, in order."""
+        return [status for statuses in self.tracker_polls().values() for status in statuses]
+
+    def complete_once_polled(self, trackers: int) -> None:
+        """Wait until `trackers` tracker executions exist and each has polled its invalidation
+        at least once (InProgress, as CloudFront's clock has not moved since the invalidation
+        was created), then advance CloudFront's clock so that invalidation completes."""
+
+        def polled() -> bool:
+            polls = self.tracker_polls()
+            return len(polls) == trackers and all(polls.values())
+
+        wait_until(polled, f"{trackers} tracker execution(s) to poll")
+        self.clock.advance(COMPLETION_SECONDS)
+
+    def wait_for_trackers_to_end(self) -> None:
+        """Wait until no tracker execution is RUNNING (each publishes before it ends)."""
+        sfn = boto3.client("stepfunctions")
+        arn = self.stack.outputs["StateMachineArn"]
+
+        def none_running() -> bool:
+            running = sfn.list_executions(stateMachineArn=arn, statusFilter="RUNNING")
+            return not running["executions"]
+
+        wait_until(none_running, "tracker executions to end")
 
 
 def dead_letters(queue_url: str) -> list[dict[str, Any]]:
@@ -174,9 +209,10 @@ def subscribe_inbox(topic_arn: str) -> str:
 
 @pytest.fixture
 def pipeline() -> Iterator[Pipeline]:
+    clock = ManualClock()
     with (
         mock_aws(config={"stepfunctions": {"execute_state_machine": True}}),
-        FaithfulCloudFront(completion_seconds=COMPLETION_SECONDS) as cloudfront,
+        FaithfulCloudFront(clock=clock, completion_seconds=COMPLETION_SECONDS) as cloudfront,
     ):
         distribution_id = create_distribution()
         stack = deploy_stack(
@@ -203,7 +239,7 @@ def pipeline() -> Iterator[Pipeline]:
             body_correction=FaithfulS3Events(),
         )
         inbox_url = subscribe_inbox(stack.outputs["TopicArn"])
-        yield Pipeline(stack, cloudfront, distribution_id, poller, inbox_url, logs)
+        yield Pipeline(stack, cloudfront, clock, distribution_id, poller, inbox_url, logs)
 
 
 def test_uploads_end_in_a_completed_notification_for_their_paths(pipeline: Pipeline) -> None:
@@ -214,6 +250,7 @@ def test_uploads_end_in_a_completed_notification_for_their_paths(pipeline: Pipel
     pipeline.upload(list(UPLOADS))
 
     batches = pipeline.drain_queue()
+    pipeline.complete_once_polled(trackers=1)
     (envelope,) = pipeline.notifications(1)
 
     assert all(b.outcome == "success" for b in batches), pipeline.logs.getvalue()
@@ -231,6 +268,7 @@ def test_uploads_end_in_a_completed_notification_for_their_paths(pipeline: Pipel
     assert created.invalidation_id == message["invalidationId"]
     statuses = pipeline.polled_statuses()
     assert statuses[0] == "InProgress"
+    assert set(statuses[:-1]) == {"InProgress"}
     assert statuses[-1] == "Completed"
 
 
@@ -240,6 +278,7 @@ def test_a_duplicate_delivery_creates_no_second_invalidation(pipeline: Pipeline)
     Then the batcher acknowledges them without a new invalidation or a second notification."""
     pipeline.upload(["index.html", "css/site.css"])
     (first,) = pipeline.drain_queue()
+    pipeline.complete_once_polled(trackers=1)
     pipeline.notifications(1)
     object_bodies = [r["body"] for r in first.event["Records"] if '"Records"' in r["body"]]
 
@@ -256,7 +295,11 @@ def test_a_duplicate_delivery_creates_no_second_invalidation(pipeline: Pipeline)
     # first invalidation. Both are free; a second "created" would be billed.
     outcomes = [c.outcome for c in pipeline.cloudfront.calls]
     assert outcomes in (["created"], ["created", "duplicate"])
-    time.sleep(COMPLETION_SECONDS)
+    # Each tracker execution publishes one notification: no second execution, and once every
+    # execution has ended, nothing more can arrive (waiting a fixed time proved nothing on a
+    # slow machine, where a second tracker might not yet have published).
+    assert len(pipeline.tracker_polls()) == 1
+    pipeline.wait_for_trackers_to_end()
     response = sqs.receive_message(QueueUrl=pipeline.inbox_url, WaitTimeSeconds=0)
     assert response.get("Messages", []) == []
 
@@ -267,10 +310,12 @@ def test_a_later_upload_of_the_same_key_is_invalidated_again(pipeline: Pipeline)
     Then a second invalidation is created and completes (a new sequencer, a new change)."""
     pipeline.upload(["index.html"])
     pipeline.drain_queue()
+    pipeline.complete_once_polled(trackers=1)
     pipeline.notifications(1)
 
     pipeline.upload(["index.html"])
     pipeline.drain_queue()
+    pipeline.complete_once_polled(trackers=2)
     (envelope,) = pipeline.notifications(1)
 
     assert pipeline.cloudfront.invalidation_count == 2
@@ -287,6 +332,7 @@ def test_a_full_quota_defers_the_records_until_they_can_be_served(pipeline: Pipe
     pipeline.upload(["index.html", "css/site.css"])
 
     batches = pipeline.drain_queue()
+    pipeline.complete_once_polled(trackers=1)
     (envelope,) = pipeline.notifications(1)
 
     first, *_, last = batches

@@ -21,6 +21,7 @@ from mypy_boto3_sqs import SQSClient
 from mypy_boto3_stepfunctions import SFNClient
 from mypy_boto3_stepfunctions.type_defs import DescribeExecutionOutputTypeDef, HistoryEventTypeDef
 
+from emulator.local_aws.clock import ManualClock
 from emulator.local_aws.cloudfront import FaithfulCloudFront
 
 DEFINITION_PATH = Path(__file__).resolve().parents[2] / "statemachine" / "tracker.asl.json"
@@ -57,6 +58,7 @@ class TrackerHarness:
     sqs: SQSClient
     cloudfront: CloudFrontClient
     cloudfront_fake: FaithfulCloudFront
+    clock: ManualClock  # the fake's: it moves only when a test advances it
     topic_arn: str
     queue_url: str
     distribution_id: str
@@ -97,13 +99,14 @@ class TrackerHarness:
             "requestedAt": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         }
 
-    def run(
-        self, state_machine_arn: str, execution_input: dict[str, Any], timeout: float = 30.0
-    ) -> DescribeExecutionOutputTypeDef:
-        """Start an execution and poll until it leaves RUNNING (bounded by `timeout`)."""
-        execution_arn = self.sfn.start_execution(
+    def start(self, state_machine_arn: str, execution_input: dict[str, Any]) -> str:
+        """Start an execution (moto runs it in a background thread); returns its ARN."""
+        return self.sfn.start_execution(
             stateMachineArn=state_machine_arn, input=json.dumps(execution_input)
         )["executionArn"]
+
+    def finish(self, execution_arn: str, timeout: float = 60.0) -> DescribeExecutionOutputTypeDef:
+        """Poll until the execution leaves RUNNING (bounded by `timeout` real seconds)."""
         deadline = time.monotonic() + timeout
         while True:
             described = self.sfn.describe_execution(executionArn=execution_arn)
@@ -112,6 +115,31 @@ class TrackerHarness:
             if time.monotonic() > deadline:
                 pytest.fail(f"execution still RUNNING after {timeout} s: {execution_arn}")
             time.sleep(0.05)
+
+    def run(
+        self, state_machine_arn: str, execution_input: dict[str, Any], timeout: float = 60.0
+    ) -> DescribeExecutionOutputTypeDef:
+        """Start an execution and poll until it leaves RUNNING (bounded by `timeout`)."""
+        return self.finish(self.start(state_machine_arn, execution_input), timeout)
+
+    def polled_statuses(self, execution_arn: str) -> list[str]:
+        """Status of each successful GetInvalidation call so far, in order."""
+        statuses: list[str] = []
+        for event in self.history(execution_arn):
+            details = event.get("taskSucceededEventDetails")
+            if details is not None and details.get("resource") == "getInvalidation":
+                statuses.append(json.loads(details["output"])["Invalidation"]["Status"])
+        return statuses
+
+    def wait_for_polls(self, execution_arn: str, count: int, timeout: float = 60.0) -> list[str]:
+        """Wait until the execution has made at least `count` successful GetInvalidation calls
+        (bounded by `timeout` real seconds); returns the statuses seen so far."""
+        deadline = time.monotonic() + timeout
+        while len(statuses := self.polled_statuses(execution_arn)) < count:
+            if time.monotonic() > deadline:
+                pytest.fail(f"{len(statuses)} of {count} polls after {timeout} s: {statuses}")
+            time.sleep(0.05)
+        return statuses
 
     def history(self, execution_arn: str) -> list[HistoryEventTypeDef]:
         events: list[HistoryEventTypeDef] = []
@@ -152,9 +180,12 @@ def open_tracker_harness(
     make_distribution: Callable[[CloudFrontClient], str],
     completion_seconds: float = 2.0,
 ) -> Iterator[TrackerHarness]:
-    """moto with real state machine execution, one distribution behind the faithful CloudFront
-    (on the real monotonic clock, because moto's Waits really wait), and an SQS queue
-    subscribed to the tracker's topic."""
+    """moto with real state machine execution, one distribution behind the faithful CloudFront,
+    and an SQS queue subscribed to the tracker's topic.
+
+    moto's Wait states really wait, but the fake runs on a `ManualClock`: an invalidation stays
+    InProgress, however slowly the execution starts or runs, until the test advances the clock
+    (`completion_seconds` after its creation)."""
     with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
         cloudfront = boto3.client("cloudfront")
         sns = boto3.client("sns")
@@ -166,13 +197,15 @@ def open_tracker_harness(
         ]["QueueArn"]
         sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn)
         distribution_id = make_distribution(cloudfront)
-        with FaithfulCloudFront(completion_seconds=completion_seconds) as fake:
+        clock = ManualClock()
+        with FaithfulCloudFront(clock=clock, completion_seconds=completion_seconds) as fake:
             yield TrackerHarness(
                 sfn=boto3.client("stepfunctions"),
                 sns=sns,
                 sqs=sqs,
                 cloudfront=cloudfront,
                 cloudfront_fake=fake,
+                clock=clock,
                 topic_arn=topic_arn,
                 queue_url=queue_url,
                 distribution_id=distribution_id,

@@ -1,13 +1,12 @@
 """The tracker state machine, executed by moto's ASL interpreter against the faithful CloudFront.
 
-moto's Wait states really wait, so these use a 1 s poll interval and completion times of a few
-seconds. The fake runs on the real monotonic clock; assertions relate the number of InProgress
-polls to `waitedSeconds` rather than guessing how many polls a loaded machine manages.
+moto's Wait states really wait, so these use a 1 s poll interval. The fake runs on the harness's
+`ManualClock`: an invalidation stays InProgress until the test advances that clock, so what the
+tracker sees does not depend on how fast a loaded machine starts or runs the execution.
 """
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import pytest
@@ -20,16 +19,7 @@ pytestmark = pytest.mark.slow
 PATHS = ["/docs/", "/docs", "/docs/index.html"]
 # moto 5.2's spelling of aws-sdk errors; AWS's is CloudFront.<Name>Exception (the ASL lists both).
 MOTO_UNMODELLED_ERROR = "cloudfront.cloudfrontException"
-
-
-def polled_statuses(harness: TrackerHarness, execution_arn: str) -> list[str]:
-    """Status of each successful GetInvalidation call, in order."""
-    statuses: list[str] = []
-    for event in harness.history(execution_arn):
-        details = event.get("taskSucceededEventDetails")
-        if details is not None and details.get("resource") == "getInvalidation":
-            statuses.append(json.loads(details["output"])["Invalidation"]["Status"])
-    return statuses
+COMPLETION_SECONDS = 2.5
 
 
 def get_invalidation_failures(harness: TrackerHarness, execution_arn: str) -> list[str]:
@@ -48,25 +38,31 @@ def only_notification(harness: TrackerHarness) -> tuple[dict[str, Any], dict[str
 
 
 def test_completed_after_in_progress_polls(tracker_harness: TrackerHarness) -> None:
-    """Given an invalidation that reports InProgress for 2.5 s,
-    when the tracker polls it every second,
+    """Given an invalidation that reports InProgress until the tracker has polled it twice,
+    when it then completes while the tracker polls every second,
     then it publishes one COMPLETED message in the documented format, with `status` and
     `distributionId` attributes, `waitedSeconds` = 1 s per InProgress poll, and succeeds."""
     harness = tracker_harness
-    harness.cloudfront_fake.completion_seconds = 2.5
-    tracker = harness.deploy(poll_interval_seconds=1, completion_timeout_seconds=10)
+    harness.cloudfront_fake.completion_seconds = COMPLETION_SECONDS
+    # The timeout only ends the test if the clock is never advanced; generous, so that a test
+    # thread delayed for seconds (more InProgress polls) still sees COMPLETED.
+    tracker = harness.deploy(poll_interval_seconds=1, completion_timeout_seconds=60)
     invalidation_id = harness.create_invalidation(PATHS, "ref-completed")
     tracker_input = harness.tracker_input(invalidation_id, PATHS)
 
-    execution = harness.run(tracker, tracker_input)
+    execution_arn = harness.start(tracker, tracker_input)
+    # The clock has not moved: every poll so far (two or more) saw InProgress, however late the
+    # execution started or this thread looked.
+    assert set(harness.wait_for_polls(execution_arn, 2)) == {"InProgress"}
+    harness.clock.advance(COMPLETION_SECONDS)
+    execution = harness.finish(execution_arn)
 
     assert execution["status"] == "SUCCEEDED"
-    statuses = polled_statuses(harness, execution["executionArn"])
+    statuses = harness.polled_statuses(execution_arn)
     assert statuses[-1] == "Completed"
     in_progress_polls = statuses[:-1]
-    # Wall-clock timing (moto's Wait states really wait): how many polls fit in 2.5 s depends on
-    # how fast the execution starts, so only "at least one InProgress poll, then Completed" holds.
-    assert len(in_progress_polls) >= 1
+    # Usually exactly 2; a third if this thread advanced the clock only after the next 1 s Wait.
+    assert len(in_progress_polls) >= 2
     assert set(in_progress_polls) == {"InProgress"}
     message, attributes = only_notification(harness)
     assert_message_matches_contract(message, "COMPLETED", tracker_input)
@@ -78,10 +74,11 @@ def test_completed_after_in_progress_polls(tracker_harness: TrackerHarness) -> N
 
 
 def test_timed_out_publishes_and_fails(tracker_harness: TrackerHarness) -> None:
-    """Given an invalidation that stays InProgress longer than the 2 s completion timeout,
+    """Given an invalidation that stays InProgress longer than the 2 s completion timeout (the
+    fake's clock is never advanced here),
     when the tracker polls it every second,
-    then after polls at 0, 1 and 2 s it publishes TIMED_OUT and the execution fails with
-    InvalidationTimedOut naming the invalidation."""
+    then after polls at 0, 1 and 2 s of waiting it publishes TIMED_OUT and the execution fails
+    with InvalidationTimedOut naming the invalidation."""
     harness = tracker_harness
     harness.cloudfront_fake.completion_seconds = 60.0
     tracker = harness.deploy(poll_interval_seconds=1, completion_timeout_seconds=2)
@@ -93,7 +90,7 @@ def test_timed_out_publishes_and_fails(tracker_harness: TrackerHarness) -> None:
     assert execution["status"] == "FAILED"
     assert execution.get("error") == "InvalidationTimedOut"
     assert invalidation_id in execution.get("cause", "")
-    assert polled_statuses(harness, execution["executionArn"]) == ["InProgress"] * 3
+    assert harness.polled_statuses(execution["executionArn"]) == ["InProgress"] * 3
     message, attributes = only_notification(harness)
     assert_message_matches_contract(message, "TIMED_OUT", tracker_input)
     assert message["waitedSeconds"] == 2
@@ -167,7 +164,7 @@ def test_recovers_from_throttling_and_5xx(tracker_harness: TrackerHarness) -> No
     assert execution["status"] == "SUCCEEDED"
     failures = get_invalidation_failures(harness, execution["executionArn"])
     assert failures == [MOTO_UNMODELLED_ERROR, MOTO_UNMODELLED_ERROR]
-    assert polled_statuses(harness, execution["executionArn"]) == ["Completed"]
+    assert harness.polled_statuses(execution["executionArn"]) == ["Completed"]
     message, _ = only_notification(harness)
     assert_message_matches_contract(message, "COMPLETED", tracker_input)
     assert message["waitedSeconds"] == 0

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -70,9 +69,3 @@ def sqs_record(message_id: str, body: str, receive_count: int = 1) -> dict[str, 
 
 def sqs_event(*records: dict[str, Any]) -> dict[str, Any]:
     return {"Records": list(records)}
-
-
-def key_event(message_id: str, key: str, sequencer: str | None = None) -> dict[str, Any]:
-    """An SQS record carrying one ObjectCreated:Put for ``key``."""
-    seq = sequencer or "00" + hashlib.sha256(key.encode()).hexdigest()[:16].upper()
-    return sqs_record(message_id, s3_body(s3_record(key, sequencer=seq)))

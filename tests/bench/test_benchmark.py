@@ -55,10 +55,6 @@ def result(bench: BenchRun, workload: str, strategy: StrategySpec) -> CaseResult
     return found
 
 
-def distinct_paths(uploads: tuple[Upload, ...]) -> int:
-    return len({path for upload in uploads for path in paths_for_key(upload.key, RULES)})
-
-
 # ---------------------------------------------------------------------------- workloads
 def test_the_published_workloads_have_the_shapes_the_issue_names() -> None:
     deploy, trickle, hot, burst, hostile = workloads(1.0)

@@ -10,7 +10,6 @@ from typing import Any
 
 ARCHITECTURE = Path(__file__).resolve().parents[2] / "docs" / "architecture.md"
 FAILURE_FIELDS = frozenset({"error", "cause"})  # "FAILED (adds `error` and `cause`)"
-STATUSES = frozenset({"COMPLETED", "FAILED", "TIMED_OUT"})
 ATTRIBUTE_NAMES = frozenset({"status", "distributionId"})
 
 

@@ -53,7 +53,6 @@ from __future__ import annotations
 
 import heapq
 import threading
-import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -65,6 +64,7 @@ from moto.cloudfront.exceptions import NoSuchDistribution
 from moto.cloudfront.models import CloudFrontBackend, Invalidation, cloudfront_backends
 from moto.core.models import DEFAULT_ACCOUNT_ID
 
+from emulator.local_aws.clock import Clock, SystemClock
 from emulator.local_aws.cloudfront_errors import CloudFrontError
 
 __all__ = [
@@ -157,9 +157,9 @@ class FaithfulCloudFront:
     Use as a context manager inside an active `mock_aws()`; everything is deterministic given
     `clock` (and `completion_seconds`, if it is a sampler) and `wall_clock`.
 
-    `clock` (monotonic seconds) drives statuses, quotas and rate limits; `wall_clock`, if given,
-    stamps `CreateTime` with an aware datetime or epoch seconds, e.g.
-    `wall_clock=lambda: EPOCH + timedelta(seconds=clock())` to keep both on one manual clock.
+    `clock` (the local AWS's one clock, emulator.local_aws.clock; real time if not given) drives
+    statuses, quotas and rate limits; `wall_clock`, if given, stamps `CreateTime` with an aware
+    datetime or epoch seconds, e.g. `wall_clock=clock.wall` to keep both on one manual clock.
     """
 
     _PATCHED: Final = ("create_invalidation", "get_invalidation", "list_invalidations")
@@ -167,7 +167,7 @@ class FaithfulCloudFront:
     def __init__(
         self,
         *,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Clock | None = None,
         completion_seconds: float | Callable[[], float] = 20.0,
         max_in_progress_files: int = MAX_IN_PROGRESS_FILES,
         max_in_progress_wildcards: int = MAX_IN_PROGRESS_WILDCARDS,
@@ -178,7 +178,7 @@ class FaithfulCloudFront:
         account_id: str = DEFAULT_ACCOUNT_ID,
         wall_clock: Callable[[], datetime | float] | None = None,
     ) -> None:
-        self._clock = clock
+        self._clock: Callable[[], float] = clock or SystemClock()
         self._wall_clock = wall_clock
         self._completion_seconds = completion_seconds
         self._max_files = max_in_progress_files

@@ -20,7 +20,6 @@ import contextlib
 import importlib.util
 import os
 import sys
-import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -28,6 +27,7 @@ from datetime import UTC, datetime
 from types import ModuleType
 from typing import Any, Protocol, TextIO, cast
 
+from emulator.local_aws.clock import Clock, SystemClock
 from emulator.local_aws.deployed import DeployedFunction
 
 __all__ = ["FakeLambdaContext", "Handler", "LambdaContextLike", "LocalFunction"]
@@ -65,7 +65,7 @@ class FakeLambdaContext:
     invoked_function_arn: str
     memory_limit_in_mb: int
     timeout_seconds: float
-    clock: Callable[[], float] = field(default=time.monotonic, repr=False, compare=False)
+    clock: Callable[[], float] = field(default_factory=SystemClock, repr=False, compare=False)
     function_version: str = "$LATEST"
     aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
     log_group_name: str = ""
@@ -94,12 +94,12 @@ class LocalFunction:
         function: DeployedFunction,
         *,
         region: str,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Clock | None = None,
         log_sink: TextIO | None = None,
     ) -> None:
         self.function = function
         self._region = region
-        self._clock = clock
+        self._clock: Callable[[], float] = clock or SystemClock()
         self._log_sink = log_sink
         self._handler: Handler | None = None
         self.invocations = 0

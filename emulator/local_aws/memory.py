@@ -17,6 +17,7 @@ from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import partial
 
 from cfinvalidator.errors import CloudFrontError, NotificationError, TrackingError
 from cfinvalidator.ports import (
@@ -24,7 +25,10 @@ from cfinvalidator.ports import (
     DeadLetter,
     Deferral,
     InvalidationDetails,
+    InvalidationPage,
     InvalidationSummary,
+    PageReader,
+    read_once,
 )
 from cfinvalidator.quotas import (
     MAX_IN_PROGRESS_FILES,
@@ -108,23 +112,36 @@ class FakeInvalidations:
         return "InProgress" if self.now < inv.completes else "Completed"
 
     def recent_invalidations(
-        self, distribution_id: str, since: datetime, max_pages: int
+        self,
+        distribution_id: str,
+        since: datetime,
+        max_pages: int,
+        read_page: PageReader = read_once,
     ) -> tuple[InvalidationSummary, ...]:
         """Pages of 100, newest first, each counted in ``list_calls`` and open to ``inject``."""
         mine = [i for i in reversed(self.invalidations) if i.distribution_id == distribution_id]
         recent: list[InvalidationSummary] = []
         for start in range(0, 100 * max_pages, 100):
-            self.list_calls += 1
-            self._gate("list", distribution_id)
-            for inv in mine[start : start + 100]:
-                if inv.created < since:
+            page = read_page(partial(self._page, mine, start, distribution_id))
+            for item in page.items:
+                if item.create_time < since:
                     return tuple(recent)
-                recent.append(
-                    InvalidationSummary(inv.invalidation_id, inv.created, self._status(inv))
-                )
-            if start + 100 >= len(mine):
+                recent.append(item)
+            if page.next_marker is None:
                 break
         return tuple(recent)
+
+    def _page(
+        self, mine: list[_Invalidation], start: int, distribution_id: str
+    ) -> InvalidationPage:
+        self.list_calls += 1
+        self._gate("list", distribution_id)
+        items = tuple(
+            InvalidationSummary(inv.invalidation_id, inv.created, self._status(inv))
+            for inv in mine[start : start + 100]
+        )
+        more = start + 100 < len(mine)
+        return InvalidationPage(items, items[-1].invalidation_id if more else None)
 
     def invalidation_details(
         self, distribution_id: str, invalidation_id: str

@@ -12,6 +12,7 @@ from datetime import timedelta
 import pytest
 
 from cfinvalidator.config import Config
+from cfinvalidator.errors import CloudFrontError
 from cfinvalidator.ports import CreatedInvalidation
 from cfinvalidator.retry import Backoff
 from cfinvalidator.service import BatchOutcome, Ports, SqsMessage, process_batch
@@ -282,6 +283,30 @@ def test_reading_a_crowded_distribution_is_bounded_and_conservative() -> None:
     assert plan.request is not None
     assert plan.request.paths == ("/a.css",)
     assert outcome.failed == {}
+
+
+def test_a_throttled_later_page_is_retried_on_its_own() -> None:
+    """Given 150 invalidations in progress (two pages) and the second ListInvalidations page
+    throttled once, when a record is served, then only that page is read again (three page
+    reads, one sleep) and the record's invalidation is created."""
+
+    class SecondPageThrottledOnce(FakeInvalidations):
+        def _gate(self, operation: str, distribution_id: str) -> None:
+            if operation == "list" and self.list_calls == 2:
+                raise CloudFrontError("Throttling", "Rate exceeded", 400)
+            super()._gate(operation, distribution_id)
+
+    world = World(
+        cloudfront=SecondPageThrottledOnce(), config=replace(CONFIG, distribution_ids=(D1,))
+    )
+    for n in range(150):
+        world.cloudfront.create_invalidation(D1, (f"/other/{n}.html",), f"other-{n}")
+    outcome = world.run([msg("m1", "a.css")])
+    assert world.cloudfront.list_calls == 3
+    assert len(world.slept) == 1
+    assert outcome.failed == {}
+    [plan] = outcome.plans
+    assert plan.request is not None
 
 
 def test_with_a_low_receive_limit_the_last_delivery_may_use_file_paths() -> None:

@@ -8,7 +8,7 @@ Adapters report failures with the domain's exceptions (``cfinvalidator.errors``)
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -32,6 +32,23 @@ class InvalidationSummary:
 
 
 @dataclass(frozen=True, slots=True)
+class InvalidationPage:
+    """One ListInvalidations page, newest first, and the marker of the next (None: the last)."""
+
+    items: tuple[InvalidationSummary, ...]
+    next_marker: str | None
+
+
+PageReader = Callable[[Callable[[], InvalidationPage]], InvalidationPage]
+"""Reads one page: given the call that fetches it, returns its result (e.g. with retries)."""
+
+
+def read_once(fetch: Callable[[], InvalidationPage]) -> InvalidationPage:
+    """The plain :data:`PageReader`: one call, no retry."""
+    return fetch()
+
+
+@dataclass(frozen=True, slots=True)
 class InvalidationDetails:
     """What never changes about an invalidation (status does: take it from the listing)."""
 
@@ -47,13 +64,19 @@ class InvalidationApi(Protocol):
         ...
 
     def recent_invalidations(
-        self, distribution_id: str, since: datetime, max_pages: int
+        self,
+        distribution_id: str,
+        since: datetime,
+        max_pages: int,
+        read_page: PageReader = read_once,
     ) -> tuple[InvalidationSummary, ...]:
         """The distribution's invalidations created at or after ``since``, most recent first.
 
         ListInvalidations is read page by page (100 a page, newest first) until an invalidation
         created before ``since`` appears, the listing ends, or ``max_pages`` pages have been
-        read; the first failing page raises (nothing is returned then).
+        read. Each page is fetched through ``read_page`` (the service retries each page there,
+        so a failed later page does not read the earlier ones again); an error it lets through
+        raises, and nothing is returned then.
         """
         ...
 

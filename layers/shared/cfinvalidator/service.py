@@ -265,8 +265,8 @@ class _Distribution:
         horizon = self.ports.now() - IN_PROGRESS_LOOKBACK
         if since is not None:
             horizon = min(horizon, since)
-        # The adapter pages; a retry after a failed page lists again from the first.
-        listed = self._retrying(partial(api.recent_invalidations, self.id, horizon, MAX_LIST_PAGES))
+        # The adapter pages; each page is retried on its own.
+        listed = api.recent_invalidations(self.id, horizon, MAX_LIST_PAGES, self._retrying)
         known: list[KnownInvalidation] = []
         unread = 0
         for item in listed:

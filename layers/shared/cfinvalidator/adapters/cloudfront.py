@@ -10,12 +10,20 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Sequence
 from datetime import datetime
+from functools import partial
 from typing import TYPE_CHECKING
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from cfinvalidator.errors import CloudFrontError
-from cfinvalidator.ports import CreatedInvalidation, InvalidationDetails, InvalidationSummary
+from cfinvalidator.ports import (
+    CreatedInvalidation,
+    InvalidationDetails,
+    InvalidationPage,
+    InvalidationSummary,
+    PageReader,
+    read_once,
+)
 from cfinvalidator.quotas import LIST_INVALIDATIONS_PAGE_SIZE
 
 if TYPE_CHECKING:
@@ -73,24 +81,27 @@ class Boto3InvalidationApi:
         )
 
     def recent_invalidations(
-        self, distribution_id: str, since: datetime, max_pages: int
+        self,
+        distribution_id: str,
+        since: datetime,
+        max_pages: int,
+        read_page: PageReader = read_once,
     ) -> tuple[InvalidationSummary, ...]:
         recent: list[InvalidationSummary] = []
         marker: str | None = None
         for _ in range(max_pages):
-            items, marker = self._page(distribution_id, marker)
-            for item in items:
+            page = read_page(partial(self._page, distribution_id, marker))
+            for item in page.items:
                 if item.create_time < since:
                     return tuple(recent)  # newest first: every later one is older still
                 recent.append(item)
+            marker = page.next_marker
             if marker is None:
                 break
         return tuple(recent)
 
-    def _page(
-        self, distribution_id: str, marker: str | None
-    ) -> tuple[list[InvalidationSummary], str | None]:
-        """One ListInvalidations page, newest first, and the marker of the next (None: last)."""
+    def _page(self, distribution_id: str, marker: str | None) -> InvalidationPage:
+        """One ListInvalidations page."""
         page_size = str(LIST_INVALIDATIONS_PAGE_SIZE)
         try:
             if marker:
@@ -104,12 +115,12 @@ class Boto3InvalidationApi:
         except (ClientError, BotoCoreError) as exc:
             raise _error(exc) from exc
         listing = response["InvalidationList"]
-        items = [
+        items = tuple(
             InvalidationSummary(item["Id"], item["CreateTime"], item["Status"])
             for item in listing.get("Items", [])
-        ]
+        )
         next_marker = listing.get("NextMarker") if listing.get("IsTruncated") else None
-        return items, next_marker or None
+        return InvalidationPage(items, next_marker or None)
 
     def invalidation_details(
         self, distribution_id: str, invalidation_id: str

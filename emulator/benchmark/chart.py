@@ -6,9 +6,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from emulator.benchmark.cells import find
-from emulator.benchmark.runner import (
-    CaseResult,
-)
+from emulator.benchmark.runner import CaseResult
 from emulator.benchmark.targets import TITLES
 
 

@@ -5,9 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from emulator.benchmark.cells import dollars, find, seconds
-from emulator.benchmark.runner import (
-    CaseResult,
-)
+from emulator.benchmark.runner import CaseResult
 from emulator.benchmark.targets import SERVICE, HandlerFigures
 
 

@@ -4,8 +4,9 @@ Everything time-dependent here (the faithful CloudFront's statuses, quotas and r
 event-source poller's batching window, a Lambda context's remaining time, the simulation's event
 loop) takes a :class:`Clock`. Two kinds exist:
 
-- :class:`SystemClock`: real time, for the demo and for tests that run moto's Step Functions
-  executions (which really wait).
+- :class:`SystemClock`: real time, the default, for the demo. (moto's Step Functions executions
+  wait in real time whatever clock the fakes read; tests give the fakes a ManualClock anyway and
+  move it when the state machine has polled, so they pass at any machine speed.)
 - :class:`ManualClock`: time moves only when told to (``advance``, ``set``, ``sleep``), for
   deterministic tests and the simulation. Actions scheduled with ``at`` run when the clock
   reaches them, so a test can say "at second 7 a message arrives" while the code under test

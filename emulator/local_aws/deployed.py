@@ -6,10 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    pass
+from typing import Any
 
 
 class StackDeployError(RuntimeError):
@@ -84,8 +81,8 @@ class DeployedStack:
     function: DeployedFunction
     bucket_notifications: tuple[BucketNotification, ...]
     not_emulated: tuple[StackResource, ...]
-    """Resources the template creates that moto skipped and this module does not complete
-    (physical_id is empty)."""
+    """Resources the template creates that moto skipped and emulator.local_aws.moto_gaps does
+    not complete (physical_id is empty)."""
 
     def physical_id(self, logical_id: str) -> str:
         try:

@@ -10,9 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from emulator.local_aws.deployed import (
-    StackDeployError,
-)
+from emulator.local_aws.deployed import StackDeployError
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client

@@ -5,15 +5,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from emulator.local_aws.deployed import (
-    StackDeployError,
-)
-
-if TYPE_CHECKING:
-    pass
-
+from emulator.local_aws.deployed import StackDeployError
 
 ParameterValue = str | int | float | Sequence[str]
 

@@ -7,13 +7,22 @@ from typing import Any, cast
 
 import yaml
 
-from emulator.local_aws.deployed import (
-    StackDeployError,
-)
+from emulator.local_aws.deployed import StackDeployError
 
 
 class _CfnLoader(yaml.SafeLoader):  # type: ignore[misc]  # PyYAML ships no type hints
-    """YAML loader that understands ``!Ref``, ``!GetAtt``, ``!Sub``... like CloudFormation."""
+    """YAML loader that understands ``!Ref``, ``!GetAtt``, ``!Sub``... like CloudFormation, and
+    refuses a key repeated in one mapping, as CloudFormation does (PyYAML keeps the last)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                line = key_node.start_mark.line + 1
+                raise StackDeployError(f"duplicate key {key!r} in one mapping (line {line})")
+            seen.add(key)
+        return cast(dict[Any, Any], super().construct_mapping(node, deep=deep))
 
 
 def _construct_intrinsic(loader: yaml.SafeLoader, tag_suffix: str, node: yaml.Node) -> Any:

@@ -11,9 +11,7 @@ from cfinvalidator.config import Config
 from cfinvalidator.observability import metrics
 from cfinvalidator.service import BatchOutcome, Ports, SqsMessage, process_batch
 from emulator.local_aws.clock import ManualClock
-from emulator.local_aws.cloudfront import (
-    FaithfulCloudFront,
-)
+from emulator.local_aws.cloudfront import FaithfulCloudFront
 from emulator.simulation.queue import SimQueue
 from emulator.simulation.services import SimNotifier, SimTracker
 

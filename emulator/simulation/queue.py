@@ -8,7 +8,7 @@ import uuid
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 from cfinvalidator.ports import DeadLetter, Deferral
 from cfinvalidator.service import SqsMessage
@@ -16,9 +16,6 @@ from emulator.simulation.settings import (
     MAX_VISIBILITY_TIMEOUT,
     RECORD_OVERHEAD_BYTES,
 )
-
-if TYPE_CHECKING:
-    pass
 
 
 # ------------------------------------------------------------------------------------- queue

@@ -7,7 +7,6 @@ import math
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from cfinvalidator.paths import PathRules, decode_path, is_wildcard, paths_for_key
 from emulator.local_aws.cloudfront import CreateInvalidationCall
@@ -18,9 +17,6 @@ from emulator.simulation.settings import (
     InvocationOutcome,
     Upload,
 )
-
-if TYPE_CHECKING:
-    pass
 
 
 # ---------------------------------------------------------------------------------- results

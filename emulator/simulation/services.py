@@ -5,15 +5,10 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 from cfinvalidator.errors import NotificationError, TrackingError
-from emulator.simulation.settings import (
-    TrackerStatus,
-)
-
-if TYPE_CHECKING:
-    pass
+from emulator.simulation.settings import TrackerStatus
 
 
 # ------------------------------------------------------------------- tracker and notifications

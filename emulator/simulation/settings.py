@@ -6,10 +6,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Final, Literal
-
-if TYPE_CHECKING:
-    pass
+from typing import Final, Literal
 
 REGION: Final = "us-east-1"
 ACCOUNT_ID: Final = "123456789012"

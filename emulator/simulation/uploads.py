@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 from datetime import timedelta
-from typing import TYPE_CHECKING
 from urllib.parse import quote_plus
 
 from emulator.local_aws.clock import EPOCH
@@ -13,9 +12,6 @@ from emulator.simulation.settings import (
     REGION,
     ChangeKind,
 )
-
-if TYPE_CHECKING:
-    pass
 
 
 def _timestamp(at: float) -> str:

@@ -311,3 +311,38 @@ class TestRefusedDeployments:
         Then it fails before creating anything, naming the problem (moto checks none of it)."""
         with mock_aws(config=EXECUTING), pytest.raises(StackDeployError, match=problem):
             deploy_stack(TEMPLATE, parameters)
+
+
+def test_the_template_loader_refuses_a_repeated_key(tmp_path: Path) -> None:
+    """Given a template whose Resources name one logical ID twice, when it is loaded, then the
+    loader refuses it (CloudFormation does; plain YAML would keep the last silently)."""
+    template = tmp_path / "template.yaml"
+    template.write_text(
+        "Resources:\n  Queue:\n    Type: AWS::SQS::Queue\n  Queue:\n    Type: AWS::SNS::Topic\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(StackDeployError, match=r"duplicate key 'Queue' in one mapping \(line 4\)"):
+        load_template(template)
+
+
+def test_the_template_loader_reads_short_form_tags(tmp_path: Path) -> None:
+    """Given ``!Ref``, ``!GetAtt`` and ``!Sub``, when loaded, then they are CloudFormation's long
+    forms, and an unquoted date stays a string."""
+    template = tmp_path / "template.yaml"
+    template.write_text(
+        "AWSTemplateFormatVersion: 2010-09-09\n"
+        "Resources:\n"
+        "  Topic:\n    Type: AWS::SNS::Topic\n"
+        "    Properties:\n"
+        "      TopicName: !Sub '${AWS::StackName}-t'\n"
+        "      Tags: [{Key: a, Value: !Ref Name}, {Key: b, Value: !GetAtt Queue.Arn}]\n",
+        encoding="utf-8",
+    )
+    loaded = load_template(template)
+    assert loaded["AWSTemplateFormatVersion"] == "2010-09-09"
+    properties = loaded["Resources"]["Topic"]["Properties"]
+    assert properties["TopicName"] == {"Fn::Sub": "${AWS::StackName}-t"}
+    assert properties["Tags"] == [
+        {"Key": "a", "Value": {"Ref": "Name"}},
+        {"Key": "b", "Value": {"Fn::GetAtt": ["Queue", "Arn"]}},
+    ]

@@ -26,6 +26,7 @@ from emulator.benchmark import handler_figures, report, runner
 from emulator.benchmark.chart import render_chart
 from emulator.benchmark.runner import CaseResult
 from emulator.benchmark.targets import HandlerFigures, Target, targets
+from emulator.benchmark.workloads import workloads
 from emulator.simulation.settings import SimSettings
 from emulator.simulation.uploads import s3_event_body
 from emulator.simulation.workloads import hostile_keys, site_files
@@ -94,7 +95,7 @@ def run(scale: float, out: Path, repeats: int) -> BenchRun:
     use_fake_aws_credentials()
     logger.setLevel("WARNING")  # the service logs every invalidation it creates
     started = time.monotonic()
-    selected = runner.workloads(scale)
+    selected = workloads(scale)
     settings = SimSettings()
 
     def progress(result: CaseResult) -> None:

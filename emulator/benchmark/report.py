@@ -12,9 +12,9 @@ from emulator.benchmark.runner import (
     PRICE_PER_PATH,
     STRATEGIES,
     CaseResult,
-    Workload,
 )
 from emulator.benchmark.targets import TITLES, HandlerFigures, Target
+from emulator.benchmark.workloads import Workload
 
 _COST_HEADER: Final = (
     "workload",

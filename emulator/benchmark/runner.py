@@ -9,7 +9,6 @@ but were invalidated) can be counted. Nothing here talks to AWS.
 
 from __future__ import annotations
 
-import random
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -18,11 +17,11 @@ from typing import Final
 from cfinvalidator.paths import paths_for_key
 from cfinvalidator.service import rules_from
 from emulator.benchmark.strategies import Everything, PerBatch, PerObject
+from emulator.benchmark.workloads import Workload
 from emulator.simulation.engine import Simulation
 from emulator.simulation.handler import BatchHandler, ServiceHandler
 from emulator.simulation.report import Coverage, Report, percentile
-from emulator.simulation.settings import SimSettings, Upload
-from emulator.simulation.workloads import burst, hostile_keys, site_deploy, site_files, spread
+from emulator.simulation.settings import SimSettings
 
 __all__ = [
     "FREE_PATHS_PER_MONTH",
@@ -31,96 +30,15 @@ __all__ = [
     "CaseResult",
     "Latency",
     "StrategySpec",
-    "Workload",
     "dollars",
     "immediate",
-    "inventory",
     "run_case",
     "run_matrix",
-    "workloads",
 ]
 
 FREE_PATHS_PER_MONTH: Final = 1_000
 # USD per path beyond the free 1,000 a month (docs/aws-behaviour.md#cloudfront-pricing).
 PRICE_PER_PATH: Final = 0.005
-HOT_KEY: Final = "api/status.json"
-SITE_PAGES: Final = 20_000
-ARCHIVE_OBJECTS: Final = 30_000
-
-
-# ----------------------------------------------------------------------------- workloads
-@dataclass(frozen=True, slots=True)
-class Workload:
-    """Seeded uploads into a bucket whose objects before the run are ``existing``."""
-
-    name: str
-    title: str
-    uploads: tuple[Upload, ...]
-    existing: tuple[str, ...]
-
-    @property
-    def unchanged(self) -> frozenset[str]:
-        """Objects in the bucket that the workload does not touch."""
-        return frozenset(self.existing) - {upload.key for upload in self.uploads}
-
-
-def _scaled(count: int, scale: float) -> int:
-    return max(2, round(count * scale))
-
-
-def inventory(scale: float = 1.0) -> tuple[str, ...]:
-    """The bucket before every workload: a 20,000-page static site, a 30,000-object media
-    archive and a status document (scaled down together)."""
-    site = site_files(_scaled(SITE_PAGES, scale), seed=0)
-    archive = [
-        f"media/archive/{n % 300:03d}/clip-{n:06d}.mp4"
-        for n in range(_scaled(ARCHIVE_OBJECTS, scale))
-    ]
-    return (*site, *archive, HOT_KEY)
-
-
-def workloads(scale: float = 1.0) -> list[Workload]:
-    """The five workloads; ``scale`` shrinks the object counts (not the time shapes) for
-    quick runs: 1.0 is the published benchmark, 0.01 what the test suite runs."""
-    if not 0 < scale <= 1:
-        msg = f"scale must be in (0, 1], got {scale}"
-        raise ValueError(msg)
-    existing = inventory(scale)
-    site = existing[: _scaled(SITE_PAGES, scale)]
-    trickle_rng = random.Random(3)  # noqa: S311 - workloads, not security
-    trickles = _scaled(720, scale)
-    return [
-        Workload(
-            "deploy",
-            f"site deploy: {_scaled(10_000, scale):,} files over 60 s",
-            tuple(site_deploy(_scaled(10_000, scale), 60.0, seed=0)),
-            existing,
-        ),
-        Workload(
-            "trickle",
-            f"trickle: 1 key / 5 s, {trickles:,} keys",
-            tuple(Upload(5.0 * n, trickle_rng.choice(site)) for n in range(trickles)),
-            existing,
-        ),
-        Workload(
-            "hot-key",
-            f"hot key re-uploaded {_scaled(1_000, scale):,} times, 1 / s",
-            tuple(Upload(float(n), HOT_KEY) for n in range(_scaled(1_000, scale))),
-            existing,
-        ),
-        Workload(
-            "burst",
-            f"burst: {_scaled(100_000, scale):,} new keys over 10 s",
-            tuple(burst(_scaled(100_000, scale), 10.0, seed=1)),
-            existing,
-        ),
-        Workload(
-            "hostile",
-            f"hostile keys: {_scaled(10_000, scale):,} over 60 s",
-            tuple(spread(hostile_keys(_scaled(10_000, scale), seed=2), 60.0, seed=2)),
-            existing,
-        ),
-    ]
 
 
 # ---------------------------------------------------------------------------- strategies

@@ -24,13 +24,12 @@ from emulator.benchmark.runner import (
     CaseResult,
     Latency,
     StrategySpec,
-    Workload,
     dollars,
     run_case,
-    workloads,
 )
 from emulator.benchmark.strategies import Everything, PerBatch, PerObject
 from emulator.benchmark.targets import HandlerFigures, targets
+from emulator.benchmark.workloads import Workload, workloads
 from emulator.simulation.settings import SimSettings, Upload
 from scripts.bench import BenchRun, handler_bodies, run
 

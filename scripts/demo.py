@@ -127,7 +127,7 @@ def create_distribution(cloudfront: Any) -> str:
     return create(
         cloudfront,
         "cfinv-demo",
-        origin_domain=f"{BUCKET}.s3.{REGION}.amazonaws.com",
+        bucket=BUCKET,
         comment="demo distribution for the S3 origin",
         default_root_object="index.html",
     )

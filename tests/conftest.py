@@ -16,6 +16,7 @@ from hypothesis import HealthCheck, settings
 from mypy_boto3_cloudfront import CloudFrontClient
 
 from emulator.local_aws.distributions import create_distribution
+from tests.factories import BUCKET
 
 TEST_REGION = "us-east-1"
 
@@ -42,6 +43,8 @@ def cloudfront_distribution_factory() -> Callable[[CloudFrontClient], str]:
     counter = iter(range(1_000_000))
 
     def make(cloudfront: CloudFrontClient) -> str:
-        return create_distribution(cloudfront, f"test-{next(counter)}", comment="test distribution")
+        return create_distribution(
+            cloudfront, f"test-{next(counter)}", bucket=BUCKET, comment="test distribution"
+        )
 
     return make

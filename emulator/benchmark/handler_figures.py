@@ -66,11 +66,17 @@ _IMPORT_SNIPPET: Final = (
 )
 
 
+def _serving_fake() -> FakeInvalidations:
+    fake = FakeInvalidations(now=NOW)
+    fake.serve_bucket(ENVIRONMENT["BUCKET_NAME"], *ENVIRONMENT["DISTRIBUTION_IDS"].split(","))
+    return fake
+
+
 def stub_ports() -> Ports:
     """The in-memory ports (emulator.local_aws.memory): CloudFront idle, every start and send
     accepted, no time passing."""
     return Ports(
-        invalidations=FakeInvalidations(now=NOW),
+        invalidations=_serving_fake(),
         tracker=FakeTracker(),
         queue=FakeQueue(),
         notifier=FakeNotifier(),

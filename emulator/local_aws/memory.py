@@ -24,9 +24,11 @@ from cfinvalidator.ports import (
     CreatedInvalidation,
     DeadLetter,
     Deferral,
+    DistributionLayout,
     InvalidationDetails,
     InvalidationPage,
     InvalidationSummary,
+    Origin,
     PageReader,
     read_once,
 )
@@ -60,6 +62,9 @@ class FakeInvalidations:
     calls: list[tuple[str, tuple[str, ...], str]] = field(default_factory=list)
     list_calls: int = 0  # ListInvalidations pages read
     detail_calls: int = 0
+    # GetDistributionConfig answers; a distribution without one answers NoSuchDistribution.
+    layouts: dict[str, DistributionLayout] = field(default_factory=dict)
+    layout_calls: int = 0
 
     def _gate(self, operation: str, distribution_id: str) -> None:
         queue = self.inject.get(operation)
@@ -150,6 +155,23 @@ class FakeInvalidations:
         self._gate("get", distribution_id)
         inv = next(i for i in self.invalidations if i.invalidation_id == invalidation_id)
         return InvalidationDetails(inv.paths, inv.caller_reference)
+
+    def distribution_layout(self, distribution_id: str) -> DistributionLayout:
+        self.layout_calls += 1
+        self._gate("config", distribution_id)
+        layout = self.layouts.get(distribution_id)
+        if layout is None:
+            raise CloudFrontError("NoSuchDistribution", distribution_id, 404)
+        return layout
+
+    def serve_bucket(self, bucket: str, *distribution_ids: str, origin_path: str = "") -> None:
+        """Give each distribution one origin reading ``bucket`` (global endpoint)."""
+        for distribution_id in distribution_ids:
+            self.layouts[distribution_id] = DistributionLayout(
+                distribution_id,
+                (Origin("bucket", f"{bucket}.s3.amazonaws.com", origin_path),),
+                default_target="bucket",
+            )
 
     @property
     def created(self) -> list[tuple[str, tuple[str, ...], str]]:

@@ -138,7 +138,10 @@ class Simulation:
         )
         created = tuple(
             create_distribution(
-                self.cloudfront, f"sim-distribution-{n}", comment="simulated distribution"
+                self.cloudfront,
+                f"sim-distribution-{n}",
+                bucket=settings.bucket_name,
+                comment="simulated distribution",
             )
             for n in range(settings.distributions)
         )

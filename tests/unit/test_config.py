@@ -41,9 +41,15 @@ def test_valid_environment_is_parsed_and_normalised() -> None:
 
 
 def test_optional_variables_default() -> None:
-    """Given only the required variables, then prefix and origin are empty, index is index.html."""
+    """Given only the required variables, then the prefix is empty, origins are discovered (no
+    override), refreshed every 300 s, and the index document is index.html."""
     config = Config.from_env(REQUIRED)
-    assert (config.key_prefix, config.origin_path, config.index_document) == ("", "", "index.html")
+    assert (config.key_prefix, config.origin_path, config.index_document) == (
+        "",
+        None,
+        "index.html",
+    )
+    assert config.origin_refresh_seconds == 300
     assert (config.collapse_threshold, config.broadest_wildcard_depth) == (10, 0)
     assert (config.max_receive_count, config.defer_delay_seconds) == (8, 30)
 
@@ -57,7 +63,7 @@ def test_optional_variables_default() -> None:
         ({"BUCKET_NAME": " "}, "BUCKET_NAME is missing"),
         ({"KEY_PREFIX": "assets/", "ORIGIN_PATH": "/site"}, "select no key in common"),
         ({"STATE_MACHINE_ARN": "arn:aws:sqs:us-east-1:1:q"}, "STATE_MACHINE_ARN is not"),
-        ({"ORIGIN_PATH": "/a//b"}, "ORIGIN_PATH must look like"),
+        ({"ORIGIN_PATH": "/a//b"}, "ORIGIN_PATH must be empty .discover., / .the bucket root."),
         ({"INDEX_DOCUMENT": "dir/index.html"}, "INDEX_DOCUMENT must be a file name"),
         ({"QUEUE_URL": "not a url"}, "QUEUE_URL is not an SQS queue URL"),
         ({"TOPIC_ARN": ARN}, "TOPIC_ARN is not an SNS topic ARN"),
@@ -66,6 +72,7 @@ def test_optional_variables_default() -> None:
         ({"BROADEST_WILDCARD_DEPTH": "-1"}, "BROADEST_WILDCARD_DEPTH must be from 0 to 100"),
         ({"MAX_RECEIVE_COUNT": "0"}, "MAX_RECEIVE_COUNT must be from 1"),
         ({"DEFER_DELAY_SECONDS": "901"}, "DEFER_DELAY_SECONDS must be from 1 to 900"),
+        ({"ORIGIN_REFRESH_SECONDS": "5"}, "ORIGIN_REFRESH_SECONDS must be from 10 to 3600"),
     ],
 )
 def test_malformed_variables_are_named(overrides: dict[str, str], named: str) -> None:
@@ -81,6 +88,13 @@ def test_compatible_prefix_and_origin_path_are_accepted(prefix: str, origin: str
     """Given a prefix inside the origin path or the other way round, then both are kept."""
     config = Config.from_env({**VALID, "KEY_PREFIX": prefix, "ORIGIN_PATH": origin})
     assert (config.key_prefix, config.origin_path) == (prefix, origin)
+
+
+@pytest.mark.parametrize(("raw", "override"), [("/", ""), ("", None), ("/site/", "/site")])
+def test_origin_path_override_or_discovery(raw: str, override: str | None) -> None:
+    """Given ORIGIN_PATH empty, / or a path, then origins are discovered, the bucket root is
+    forced, or that origin path is forced."""
+    assert Config.from_env({**VALID, "ORIGIN_PATH": raw}).origin_path == override
 
 
 def test_every_problem_is_reported_at_once() -> None:

@@ -15,13 +15,14 @@ import pytest
 SHARED = Path(__file__).resolve().parents[2] / "layers" / "shared"
 PACKAGE = SHARED / "cfinvalidator"
 # Higher imports lower (or the same tier), never the other way: handler -> service -> planning
-# -> ledger/collapse/events/retry/config/observability/adapters -> ports/payloads/paths ->
+# -> ledger/collapse/events/retry/config/observability/adapters/origins -> ports/payloads/paths ->
 # quotas/errors.
 TIERS = {
     "service": 5,
     "planning": 4,
     **dict.fromkeys(
-        ("ledger", "collapse", "events", "retry", "config", "observability", "adapters"), 3
+        ("ledger", "collapse", "events", "retry", "config", "observability", "adapters", "origins"),
+        3,
     ),
     **dict.fromkeys(("ports", "payloads", "paths"), 2),
     **dict.fromkeys(("quotas", "errors"), 1),

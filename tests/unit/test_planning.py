@@ -10,14 +10,13 @@ from hypothesis import strategies as st
 from cfinvalidator.collapse import Budget, CollapsePolicy, count
 from cfinvalidator.events import ParsedMessage, parse_message
 from cfinvalidator.ledger import DistributionState, KnownInvalidation
-from cfinvalidator.paths import PathRules, covers, decode_path, is_wildcard
+from cfinvalidator.paths import PathRules, covers, decode_path, is_wildcard, scope_of
 from cfinvalidator.planning import (
     Gathered,
     caller_reference,
     execution_name,
     gather,
     plan_distribution,
-    scope_of,
 )
 from tests.factories import BUCKET, s3_body, s3_record
 

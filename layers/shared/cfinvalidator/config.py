@@ -24,13 +24,16 @@ _TOPIC_ARN = re.compile(r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[\w-]{1,256}$")
 class Config:
     """Everything the batcher needs to know, validated.
 
-    ``origin_path`` is normalised to ``""`` or ``/a/b`` (leading slash, no trailing slash).
+    ``origin_path`` is the ``ORIGIN_PATH`` override, normalised to ``""`` (the bucket root,
+    written ``/``) or ``/a/b``; None (``ORIGIN_PATH`` empty) means each distribution's origins
+    are read from its configuration (``cfinvalidator.origins``), refreshed every
+    ``origin_refresh_seconds``.
     """
 
     distribution_ids: tuple[str, ...]
     bucket_name: str
     key_prefix: str
-    origin_path: str
+    origin_path: str | None
     index_document: str
     state_machine_arn: str
     queue_url: str
@@ -40,6 +43,7 @@ class Config:
     defer_delay_seconds: int = 30
     collapse_threshold: int = 10
     broadest_wildcard_depth: int = 0
+    origin_refresh_seconds: int = 300
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Config:
@@ -52,7 +56,7 @@ class Config:
             problems.append(f"STATE_MACHINE_ARN is not a state machine ARN: {arn!r}")
         origin_path = _origin_path(env, problems)
         key_prefix = env.get("KEY_PREFIX", "")
-        origin_dir = origin_path.lstrip("/") + "/"
+        origin_dir = (origin_path or "").lstrip("/") + "/"
         if (
             origin_path
             and key_prefix
@@ -80,6 +84,7 @@ class Config:
         max_receive_count = _integer(env, "MAX_RECEIVE_COUNT", 8, 1, 1000, problems)
         defer_delay_seconds = _integer(env, "DEFER_DELAY_SECONDS", 30, 1, 900, problems)
         broadest = _integer(env, "BROADEST_WILDCARD_DEPTH", 0, 0, 100, problems)
+        refresh = _integer(env, "ORIGIN_REFRESH_SECONDS", 300, 10, 3600, problems)
         if problems:
             raise ConfigError("invalid configuration: " + "; ".join(problems))
         return cls(
@@ -96,6 +101,7 @@ class Config:
             defer_delay_seconds=defer_delay_seconds,
             collapse_threshold=threshold,
             broadest_wildcard_depth=broadest,
+            origin_refresh_seconds=refresh,
         )
 
 
@@ -154,12 +160,18 @@ def _distribution_ids(env: Mapping[str, str], problems: list[str]) -> tuple[str,
     return ids
 
 
-def _origin_path(env: Mapping[str, str], problems: list[str]) -> str:
-    """``""`` or ``/a/b``: a leading slash is added and a trailing one removed."""
+def _origin_path(env: Mapping[str, str], problems: list[str]) -> str | None:
+    """None (discover) when empty; ``/`` is the bucket root (``""``); else ``/a/b``, with a
+    leading slash added and a trailing one removed."""
     origin_path = env.get("ORIGIN_PATH", "").strip()
-    if origin_path and not origin_path.startswith("/"):
+    if not origin_path:
+        return None
+    if not origin_path.startswith("/"):
         origin_path = "/" + origin_path
     origin_path = origin_path.rstrip("/")
     if not _ORIGIN_PATH.match(origin_path):
-        problems.append(f"ORIGIN_PATH must look like /site or /a/b: {origin_path!r}")
+        problems.append(
+            f"ORIGIN_PATH must be empty (discover), / (the bucket root) or like /site or /a/b: "
+            f"{origin_path!r}"
+        )
     return origin_path

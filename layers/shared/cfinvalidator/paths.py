@@ -16,6 +16,7 @@ Rules (see docs/aws-behaviour.md and README "Paths"):
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import unquote, unquote_plus
 
@@ -49,6 +50,10 @@ class PathRules:
         if not key.startswith(origin + "/"):
             return None
         return key[len(origin) + 1 :]
+
+    def paths_for(self, key: str) -> tuple[str, ...]:
+        """``paths_for_key`` with these rules (a ``KeyMapper``, as ``origins.KeyMapping`` is)."""
+        return paths_for_key(key, self)
 
 
 def decode_event_key(raw_key: str) -> str:
@@ -144,14 +149,32 @@ def covers(path: str, viewer_path: str) -> bool:
     return decode_path(path) == viewer_path
 
 
-def paths_for_key(key: str, rules: PathRules) -> tuple[str, ...]:
-    """Every path viewers may request for the decoded S3 ``key``; empty when none can."""
+def paths_for_key(
+    key: str, rules: PathRules, routed: Callable[[str], bool] | None = None
+) -> tuple[str, ...]:
+    """Every path viewers may request for the decoded S3 ``key``; empty when none can.
+
+    ``routed``, when given, is asked about each viewer path (decoded, with its leading ``/``):
+    a path whose requests CloudFront sends to another origin is left out.
+    """
     viewer_key = rules.viewer_key(key)
     if viewer_key is None:
         return ()
     index = rules.index_document
     if not (index and (viewer_key == index or viewer_key.endswith("/" + index))):
+        if routed is not None and not routed("/" + viewer_key):
+            return ()
         return (encode_viewer_key(viewer_key),)  # the common case: one path
     directory = viewer_key[: -len(index)]  # "" for the root, else "dir/"
     candidates = [viewer_key, directory, directory[:-1]] if directory else [viewer_key, ""]
+    if routed is not None:
+        candidates = [candidate for candidate in candidates if routed("/" + candidate)]
     return tuple(dict.fromkeys(encode_viewer_key(candidate) for candidate in candidates))
+
+
+def scope_of(rules: PathRules) -> str:
+    """The path prefix every served key maps under: no collapsed wildcard reaches above it."""
+    viewer_prefix = rules.viewer_key(rules.key_prefix) or ""
+    paths = paths_for_key(viewer_prefix, PathRules(index_document="")) if viewer_prefix else ()
+    scope = paths[0] if paths else "/"
+    return scope.removesuffix("*")

@@ -20,11 +20,11 @@ import hashlib
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from cfinvalidator.collapse import Budget, CollapsePolicy, Selection, candidates, count
 from cfinvalidator.events import ObjectEvent, ParsedMessage
 from cfinvalidator.ledger import DistributionState, KnownInvalidation
-from cfinvalidator.paths import PathRules, paths_for_key
 from cfinvalidator.quotas import MAX_EXECUTION_NAME_LENGTH
 
 CALLER_REFERENCE_PREFIX = "cfinv-"
@@ -107,38 +107,52 @@ def execution_name(distribution_id: str, invalidation_id: str) -> str:
     return _EXECUTION_NAME_UNSAFE.sub("_", name)[:MAX_EXECUTION_NAME_LENGTH]
 
 
-def scope_of(rules: PathRules) -> str:
-    """The path prefix every served key maps under: no collapsed wildcard reaches above it."""
-    viewer_prefix = rules.viewer_key(rules.key_prefix) or ""
-    paths = paths_for_key(viewer_prefix, PathRules(index_document="")) if viewer_prefix else ()
-    scope = paths[0] if paths else "/"
-    return scope.removesuffix("*")
+class KeyMapper(Protocol):
+    """Maps a decoded key to its viewer paths: ``PathRules`` or ``origins.KeyMapping``."""
+
+    def paths_for(self, key: str) -> tuple[str, ...]: ...
 
 
-def gather(messages: Sequence[ParsedMessage], *, bucket_name: str, rules: PathRules) -> Gathered:
-    """Every event's viewer paths; records from other buckets are rejected whole."""
-    rejected: dict[str, str] = {}
-    changes: list[Change] = []
-    out_of_scope: dict[str, None] = {}
+def accept_buckets(
+    messages: Sequence[ParsedMessage], bucket_name: str
+) -> tuple[list[ParsedMessage], dict[str, str]]:
+    """The messages whose events are all of ``bucket_name``; the others rejected whole, with the
+    reason (message ID -> reason)."""
     # One look at the whole batch spares the per-record check when no record is foreign.
-    check_buckets = any(e.bucket != bucket_name for m in messages for e in m.events)
+    if not any(e.bucket != bucket_name for m in messages for e in m.events):
+        return list(messages), {}
+    accepted: list[ParsedMessage] = []
+    rejected: dict[str, str] = {}
     for message in messages:
-        if check_buckets and (foreign := _foreign_buckets(message, bucket_name)):
+        foreign = sorted({e.bucket for e in message.events if e.bucket != bucket_name})
+        if foreign:
             rejected[message.message_id] = (
                 f"event from bucket(s) {foreign}, this stack serves {bucket_name!r}"
             )
-            continue
+        else:
+            accepted.append(message)
+    return accepted, rejected
+
+
+def map_changes(messages: Sequence[ParsedMessage], mapper: KeyMapper) -> Gathered:
+    """Every event's viewer paths through ``mapper``; keys it gives none are listed apart."""
+    changes: list[Change] = []
+    out_of_scope: dict[str, None] = {}
+    for message in messages:
         for event in message.events:
-            paths = paths_for_key(event.key, rules)
+            paths = mapper.paths_for(event.key)
             if paths:
                 changes.append(Change(event, paths))
             else:
                 out_of_scope[event.key] = None
-    return Gathered(tuple(changes), rejected, tuple(out_of_scope))
+    return Gathered(tuple(changes), {}, tuple(out_of_scope))
 
 
-def _foreign_buckets(message: ParsedMessage, bucket_name: str) -> list[str]:
-    return sorted({e.bucket for e in message.events if e.bucket != bucket_name})
+def gather(messages: Sequence[ParsedMessage], *, bucket_name: str, rules: KeyMapper) -> Gathered:
+    """``accept_buckets`` then ``map_changes``: one mapping for the whole batch."""
+    accepted, rejected = accept_buckets(messages, bucket_name)
+    mapped = map_changes(accepted, rules)
+    return Gathered(mapped.changes, rejected, mapped.out_of_scope_keys)
 
 
 # What one message still needs on one distribution: its changes, each cut down to the paths no

@@ -56,6 +56,31 @@ class InvalidationDetails:
     caller_reference: str
 
 
+@dataclass(frozen=True, slots=True)
+class Origin:
+    origin_id: str
+    domain_name: str
+    origin_path: str = ""  # "" or "/a/b", as CloudFront stores it
+
+
+@dataclass(frozen=True, slots=True)
+class Behaviour:
+    path_pattern: str
+    target_origin_id: str  # an origin or an origin group
+
+
+@dataclass(frozen=True, slots=True)
+class DistributionLayout:
+    """What ``GetDistributionConfig`` says about origins and routing (``cfinvalidator.origins``
+    maps keys with it)."""
+
+    distribution_id: str
+    origins: tuple[Origin, ...]
+    default_target: str
+    behaviours: tuple[Behaviour, ...] = ()  # in CloudFront's order of precedence
+    origin_groups: tuple[tuple[str, tuple[str, ...]], ...] = ()  # group ID -> member origin IDs
+
+
 class InvalidationApi(Protocol):
     def create_invalidation(
         self, distribution_id: str, paths: Sequence[str], caller_reference: str
@@ -84,6 +109,10 @@ class InvalidationApi(Protocol):
         self, distribution_id: str, invalidation_id: str
     ) -> InvalidationDetails:
         """Paths and caller reference of one invalidation."""
+        ...
+
+    def distribution_layout(self, distribution_id: str) -> DistributionLayout:
+        """The distribution's origins and cache behaviours (GetDistributionConfig)."""
         ...
 
 

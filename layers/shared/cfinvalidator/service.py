@@ -43,6 +43,7 @@ from cfinvalidator.errors import (
 from cfinvalidator.events import ParsedMessage, parse_message
 from cfinvalidator.ledger import DistributionState, KnownInvalidation, is_in_progress
 from cfinvalidator.observability import logger, metrics
+from cfinvalidator.origins import KeyMapping, OriginDirectory, fixed_mapping, mapping_for
 from cfinvalidator.paths import PathRules
 from cfinvalidator.payloads import (
     failed_notification,
@@ -54,11 +55,12 @@ from cfinvalidator.planning import (
     IMPATIENT_FROM_DELIVERY,
     Change,
     DistributionPlan,
+    Gathered,
     InvalidationRequest,
+    accept_buckets,
     execution_name,
-    gather,
+    map_changes,
     plan_distribution,
-    scope_of,
 )
 from cfinvalidator.ports import (
     DeadLetter,
@@ -114,6 +116,8 @@ class Ports:
     now: Callable[[], datetime] = _utcnow
     rng: random.Random = field(default_factory=random.Random)
     backoff: Backoff = field(default_factory=Backoff)
+    # Distribution configurations already read: keep one instance across invocations.
+    origins: OriginDirectory = field(default_factory=OriginDirectory)
 
     def with_remaining_time(self, remaining_seconds: Callable[[], float]) -> Ports:
         return replace(self, remaining_seconds=remaining_seconds)
@@ -153,24 +157,27 @@ class BatchOutcome:
     plans: list[DistributionPlan] = field(default_factory=list)
     test_events: int = 0
     throttles: int = 0
+    not_serving: list[str] = field(default_factory=list)  # distributions with no bucket origin
 
     def batch_item_failures(self, order: Sequence[str]) -> list[dict[str, str]]:
         return [{"itemIdentifier": mid} for mid in order if mid in self.failed]
 
 
 def rules_from(config: Config) -> PathRules:
+    """The key prefix and index document; the origin path is the override, else the bucket root
+    (a discovered origin replaces it with its own)."""
     return PathRules(
         key_prefix=config.key_prefix,
-        origin_path=config.origin_path,
+        origin_path=config.origin_path or "",
         index_document=config.index_document,
     )
 
 
-def policy_from(config: Config) -> CollapsePolicy:
+def policy_for(config: Config, mapping: KeyMapping) -> CollapsePolicy:
     return CollapsePolicy(
         threshold=config.collapse_threshold,
         broadest_depth=config.broadest_wildcard_depth,
-        scope=scope_of(rules_from(config)),
+        scope=mapping.scope,
     )
 
 
@@ -259,6 +266,41 @@ class _Distribution:
             self.outcome.throttles += is_throttling(error)
             raise
 
+    def mapping(self, message_ids: Collection[str]) -> KeyMapping | None:
+        """How keys map on this distribution: the ORIGIN_PATH override, else its origins read
+        from its configuration (cached). None when it cannot be read: the records are judged
+        by the error (throttling waits, AccessDenied or NoSuchDistribution dead-letters)."""
+        config = self.config
+        if config.origin_path is not None:
+            return fixed_mapping(rules_from(config))
+        api = self.ports.invalidations
+
+        def read() -> KeyMapping:
+            layout = self._retrying(partial(api.distribution_layout, self.id))
+            return mapping_for(layout, config.bucket_name, rules_from(config))
+
+        def on_stale(error: CloudFrontError) -> None:
+            logger.warning(
+                "distribution configuration not refreshed; using the one read before",
+                extra={"distribution_id": self.id, "error": error.code, "cause": error.message},
+            )
+
+        try:
+            return self.ports.origins.mapping(
+                self.id,
+                self.ports.now(),
+                timedelta(seconds=config.origin_refresh_seconds),
+                read,
+                on_stale,
+            )
+        except CloudFrontError as error:
+            logger.error(
+                "distribution configuration not read",
+                extra={"distribution_id": self.id, "error": error.code, "cause": error.message},
+            )
+            self.batch.judge_error(message_ids, error, self.id)
+            return None
+
     def read_state(self, since: datetime | None) -> DistributionState:
         """In-progress invalidations (quota) and those created since ``since`` (coverage)."""
         api = self.ports.invalidations
@@ -290,7 +332,9 @@ class _Distribution:
             )
         return DistributionState.of(known, unread_in_progress=unread)
 
-    def serve(self, changes: Sequence[Change], since: datetime | None) -> None:
+    def serve(
+        self, changes: Sequence[Change], since: datetime | None, policy: CollapsePolicy
+    ) -> None:
         message_ids = {c.event.message_id for c in changes}
         try:
             state = self.read_state(since)
@@ -306,7 +350,7 @@ class _Distribution:
             self.id,
             changes,
             state,
-            policy_from(self.config),
+            policy,
             priority=self.batch.priority,
             redelivered=redelivered,
             impatient=impatient,
@@ -485,27 +529,66 @@ def process_batch(messages: Sequence[SqsMessage], config: Config, ports: Ports) 
     outcome = BatchOutcome()
     batch = _Batch(messages, ports.now())
     parsed = _parse_all(messages, batch, outcome)
-    gathered = gather(parsed, bucket_name=config.bucket_name, rules=rules_from(config))
-    for message_id, reason in gathered.rejected.items():
+    accepted, rejected = accept_buckets(parsed, config.bucket_name)
+    for message_id, reason in rejected.items():
         batch.judge([message_id], Fate.DEAD, "ForeignBucket", reason)
-    if gathered.out_of_scope_keys:
-        # Not an error (the bucket may hold objects no viewer requests), but never silent.
-        logger.warning(
-            "keys outside KEY_PREFIX/ORIGIN_PATH skipped",
-            extra={
-                "keys": list(gathered.out_of_scope_keys[:50]),
-                "count": len(gathered.out_of_scope_keys),
-            },
-        )
-    since = _earliest(gathered.changes)
-    if gathered.changes:
-        for distribution_id in config.distribution_ids:
-            _Distribution(distribution_id, config, ports, batch, outcome).serve(
-                gathered.changes, since
-            )
+    pending = [message for message in accepted if message.events]
+    skipped: Sequence[str] = ()
+    if pending:
+        skipped = _serve_distributions(pending, config, ports, batch, outcome)
     _settle(batch, config, ports, outcome)
-    _emit_metrics(parsed, gathered.out_of_scope_keys, outcome)
+    _emit_metrics(parsed, skipped, outcome)
     return outcome
+
+
+def _serve_distributions(
+    pending: Sequence[ParsedMessage],
+    config: Config,
+    ports: Ports,
+    batch: _Batch,
+    outcome: BatchOutcome,
+) -> Sequence[str]:
+    """Map and serve the changes on every distribution; return the keys none of them serves."""
+    message_ids = {message.message_id for message in pending}
+    mapped: dict[KeyMapping, Gathered] = {}  # distributions with equal mappings share one
+    unread = False
+    for distribution_id in config.distribution_ids:
+        distribution = _Distribution(distribution_id, config, ports, batch, outcome)
+        mapping = distribution.mapping(message_ids)
+        if mapping is None:
+            unread = True
+            continue
+        if not mapping.serves_anything:
+            # Never invalidated blindly: its configuration no longer reads this bucket.
+            logger.warning(
+                "distribution has no origin reading the bucket; nothing invalidated on it",
+                extra={"distribution_id": distribution_id, "bucket": config.bucket_name},
+            )
+            outcome.not_serving.append(distribution_id)
+            continue
+        gathered = mapped.get(mapping)
+        if gathered is None:
+            gathered = mapped[mapping] = map_changes(pending, mapping)
+        if gathered.changes:
+            distribution.serve(
+                gathered.changes, _earliest(gathered.changes), policy_for(config, mapping)
+            )
+    if mapped:
+        # Keys no viewer can request on any distribution: not an error (the bucket may hold
+        # objects no viewer requests), but never silent.
+        skipped = set.intersection(*(set(g.out_of_scope_keys) for g in mapped.values()))
+        keys = [key for key in dict.fromkeys(e.key for m in pending for e in m.events)]
+        skipped_keys = [key for key in keys if key in skipped]
+    elif unread:
+        skipped_keys = []  # the records wait for a readable configuration
+    else:
+        skipped_keys = list(dict.fromkeys(e.key for m in pending for e in m.events))
+    if skipped_keys:
+        logger.warning(
+            "keys no distribution serves (KEY_PREFIX, origin paths, cache behaviours) skipped",
+            extra={"keys": skipped_keys[:50], "count": len(skipped_keys)},
+        )
+    return skipped_keys
 
 
 def _emit_metrics(
@@ -523,3 +606,4 @@ def _emit_metrics(
     metrics.add_metric("RecordsDeferred", unit, len(outcome.deferred))
     metrics.add_metric("RecordsDeadLettered", unit, len(outcome.dead_lettered))
     metrics.add_metric("Throttles", unit, outcome.throttles)
+    metrics.add_metric("DistributionsNotServingBucket", unit, len(outcome.not_serving))

@@ -17,10 +17,13 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from cfinvalidator.errors import CloudFrontError
 from cfinvalidator.ports import (
+    Behaviour,
     CreatedInvalidation,
+    DistributionLayout,
     InvalidationDetails,
     InvalidationPage,
     InvalidationSummary,
+    Origin,
     PageReader,
     read_once,
 )
@@ -28,6 +31,7 @@ from cfinvalidator.quotas import LIST_INVALIDATIONS_PAGE_SIZE
 
 if TYPE_CHECKING:
     from mypy_boto3_cloudfront import CloudFrontClient
+    from mypy_boto3_cloudfront.type_defs import DistributionConfigOutputTypeDef
 
 _DETAILS_CACHE_SIZE = 4096
 
@@ -141,3 +145,33 @@ class Boto3InvalidationApi:
         )
         self._remember(key, details)
         return details
+
+    def distribution_layout(self, distribution_id: str) -> DistributionLayout:
+        try:
+            response = self._client.get_distribution_config(Id=distribution_id)
+        except (ClientError, BotoCoreError) as exc:
+            raise _error(exc) from exc
+        return layout_of(distribution_id, response["DistributionConfig"])
+
+
+def layout_of(distribution_id: str, config: DistributionConfigOutputTypeDef) -> DistributionLayout:
+    """The origins and routing of a GetDistributionConfig answer (empty lists may be absent)."""
+    origins = tuple(
+        Origin(item["Id"], item["DomainName"], item.get("OriginPath", ""))
+        for item in config["Origins"].get("Items", [])
+    )
+    behaviours = tuple(
+        Behaviour(item["PathPattern"], item["TargetOriginId"])
+        for item in config.get("CacheBehaviors", {}).get("Items", [])
+    )
+    groups = tuple(
+        (item["Id"], tuple(m["OriginId"] for m in item["Members"].get("Items", [])))
+        for item in config.get("OriginGroups", {}).get("Items", [])
+    )
+    return DistributionLayout(
+        distribution_id=distribution_id,
+        origins=origins,
+        default_target=config["DefaultCacheBehavior"]["TargetOriginId"],
+        behaviours=behaviours,
+        origin_groups=groups,
+    )

@@ -14,8 +14,14 @@ from moto import mock_aws
 from mypy_boto3_cloudfront import CloudFrontClient
 
 from cfinvalidator.adapters.cloudfront import Boto3InvalidationApi
+from cfinvalidator.errors import CloudFrontError
+from cfinvalidator.origins import mapping_for
+from cfinvalidator.paths import PathRules
+from cfinvalidator.ports import Behaviour, DistributionLayout, Origin
 from emulator.local_aws.clock import ManualClock
 from emulator.local_aws.cloudfront import FaithfulCloudFront
+from emulator.local_aws.distributions import OriginSpec, create_distribution
+from tests.factories import BUCKET
 
 EPOCH = datetime(2026, 11, 21, 10, 0, tzinfo=UTC)
 COUNT = 230  # three pages of up to 100
@@ -86,3 +92,42 @@ def test_reads_at_most_max_pages(listing: Listing) -> None:
     recent = listing.api.recent_invalidations(listing.distribution_id, EPOCH, max_pages=2)
     assert [s.invalidation_id for s in recent] == listing.created[: COUNT - 201 : -1]
     assert len(listing.pages) == 2
+
+
+def test_distribution_layout_is_read_from_get_distribution_config() -> None:
+    """Given a distribution with two origins of the bucket and a /blog/* behaviour (in moto),
+    when the adapter reads it, then origins, origin paths and routing come back in order, and
+    the domain mapping serves the blog origin only under /blog/*."""
+    with mock_aws():
+        client = boto3.client("cloudfront")
+        distribution_id = create_distribution(
+            client,
+            "layout",
+            bucket=BUCKET,
+            origin_path="/site",
+            extra_origins=[OriginSpec("blog", f"{BUCKET}.s3.us-east-1.amazonaws.com", "/b")],
+            behaviours=[("/blog/*", "blog")],
+        )
+        layout = Boto3InvalidationApi(client).distribution_layout(distribution_id)
+    assert layout == DistributionLayout(
+        distribution_id,
+        (
+            Origin("origin", f"{BUCKET}.s3.amazonaws.com", "/site"),
+            Origin("blog", f"{BUCKET}.s3.us-east-1.amazonaws.com", "/b"),
+        ),
+        "origin",
+        (Behaviour("/blog/*", "blog"),),
+    )
+    mapping = mapping_for(layout, BUCKET, PathRules())
+    assert mapping.paths_for("b/blog/x.html") == ("/blog/x.html",)
+    assert mapping.paths_for("site/x.html") == ("/x.html",)
+
+
+def test_unknown_distribution_layout_is_a_domain_error() -> None:
+    """Given a distribution ID moto does not know, then the adapter raises CloudFrontError
+    NoSuchDistribution (which the service dead-letters)."""
+    with mock_aws():
+        api = Boto3InvalidationApi(boto3.client("cloudfront"))
+        with pytest.raises(CloudFrontError) as caught:
+            api.distribution_layout("E0000000000000")
+    assert caught.value.code == "NoSuchDistribution"

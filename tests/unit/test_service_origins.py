@@ -7,8 +7,6 @@ from collections import deque
 from dataclasses import replace
 from datetime import timedelta
 
-from aws_lambda_powertools.metrics.provider.cold_start import reset_cold_start_flag
-
 from cfinvalidator.config import Config
 from cfinvalidator.observability import metrics
 from cfinvalidator.origins import OriginDirectory
@@ -72,7 +70,6 @@ class World:
             return process_batch(messages, config, ports)
         finally:
             metrics.clear_metrics()
-            reset_cold_start_flag()
 
     def paths(self, distribution_id: str) -> set[str]:
         return {p for d, paths, _ in self.cloudfront.created if d == distribution_id for p in paths}

@@ -1,4 +1,5 @@
-"""Emulator correction: moto's S3 event notification bodies rewritten into AWS's shape."""
+"""Emulator correction: moto's S3 event bodies (direct notifications and the events S3 sends
+through EventBridge) rewritten into AWS's shape."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import json
 import secrets
 import threading
 import time
+import uuid
 from datetime import datetime
 from typing import Any
 
@@ -28,7 +30,22 @@ class FaithfulS3Events:
     - ``userIdentity``, ``requestParameters``, ``responseElements`` and
       ``s3.bucket.ownerIdentity`` are absent; AWS-shaped placeholder values are filled in.
 
-    Bodies that are not S3 event notifications (the s3:TestEvent included) pass unchanged.
+    S3 events delivered through EventBridge (moto 5.2 sends them to the rules of every bus when
+    the bucket's ``EventBridgeConfiguration`` is on, and an SQS target receives the event JSON as
+    the body, as on AWS) differ too:
+
+    - every event carries the same ``id`` and the same ``detail.object.sequencer``; AWS gives each
+      event its own ID and each change of a key a new, increasing sequencer. Both are replaced,
+      once per message ID (a redelivery keeps them, as an EventBridge retry keeps its ID);
+    - ``detail.reason`` is ``ObjectCreated``/``ObjectDeleted``; AWS names the API call
+      (``PutObject``, ``DeleteObject``...): moto does not say which, so the usual one is written;
+      ``detail.object.eTag`` is spelled ``etag`` on AWS, ``version-id`` ``"null"`` is absent on an
+      unversioned bucket, and a deletion carries ``deletion-type``.
+
+    Keys are left as moto sends them: raw, which is what public AWS samples show (the assumption
+    cfinvalidator.events makes, see docs/aws-behaviour.md#s3-to-eventbridge).
+
+    Bodies that are not S3 events (the s3:TestEvent included) pass unchanged.
     """
 
     def __init__(self, principal_id: str = "AWS:AIDAEMULATOREXAMPLE") -> None:
@@ -48,6 +65,9 @@ class FaithfulS3Events:
             document = json.loads(body)
         except json.JSONDecodeError:
             return body
+        if _is_eventbridge_s3_event(document):
+            self._correct_eventbridge(document)
+            return json.dumps(document)
         records = document.get("Records") if isinstance(document, dict) else None
         if not isinstance(records, list) or not all(_is_s3_record(r) for r in records):
             return body
@@ -71,6 +91,25 @@ class FaithfulS3Events:
             },
         )
 
+    def _correct_eventbridge(self, event: dict[str, Any]) -> None:
+        detail = event["detail"]
+        s3_object = detail["object"]
+        event["id"] = str(uuid.uuid4())
+        # Ordered by the event's time (whole seconds), then by the order the events are read.
+        s3_object["sequencer"] = self._sequencer(str(event.get("time", "")))
+        if "eTag" in s3_object:
+            s3_object["etag"] = s3_object.pop("eTag")
+        if s3_object.get("version-id") == "null":
+            del s3_object["version-id"]
+        detail["request-id"] = secrets.token_hex(8).upper()
+        if event.get("detail-type") == "Object Deleted":
+            detail["reason"] = "DeleteObject"
+            detail.setdefault("deletion-type", "Permanently Deleted")
+            s3_object.pop("etag", None)
+            s3_object.pop("size", None)
+        else:
+            detail["reason"] = "PutObject"
+
     def _sequencer(self, event_time: str) -> str:
         try:
             millis = int(datetime.fromisoformat(event_time).timestamp() * 1000)
@@ -89,4 +128,13 @@ def _is_s3_record(record: Any) -> bool:
         and isinstance(record["s3"].get("object"), dict)
         and isinstance(record["s3"].get("bucket"), dict)
         and isinstance(record["s3"]["object"].get("key"), str)
+    )
+
+
+def _is_eventbridge_s3_event(document: Any) -> bool:
+    return (
+        isinstance(document, dict)
+        and document.get("source") == "aws.s3"
+        and isinstance(document.get("detail"), dict)
+        and isinstance(document["detail"].get("object"), dict)
     )

@@ -6,7 +6,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from emulator.local_aws.custom_resources import CustomResource
 
 
 class StackDeployError(RuntimeError):
@@ -83,6 +86,8 @@ class DeployedStack:
     not_emulated: tuple[StackResource, ...]
     """Resources the template creates that moto skipped and emulator.local_aws.moto_gaps does
     not complete (physical_id is empty)."""
+    custom_resources: tuple[CustomResource, ...] = ()
+    """Custom resources created through their function (emulator.local_aws.custom_resources)."""
 
     def physical_id(self, logical_id: str) -> str:
         try:

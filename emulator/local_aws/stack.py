@@ -43,6 +43,7 @@ from typing import TYPE_CHECKING, Any, cast
 import boto3
 from botocore.exceptions import ClientError
 
+from emulator.local_aws.custom_resources import CustomResource, request, take_custom_resources
 from emulator.local_aws.deployed import (
     DeployedFunction,
     DeployedStack,
@@ -65,7 +66,7 @@ if TYPE_CHECKING:
     from mypy_boto3_lambda import LambdaClient
     from mypy_boto3_s3 import S3Client
 
-__all__ = ["deploy_stack"]
+__all__ = ["delete_stack", "deploy_stack"]
 
 _TERMINAL_CREATE_STATES = frozenset({"CREATE_COMPLETE", "CREATE_FAILED", "ROLLBACK_COMPLETE"})
 
@@ -328,10 +329,13 @@ def deploy_stack(
     package_template(sam_template, packager)
     cfn_template = _translate(sam_template, overrides, region)
     adapt_for_moto(cfn_template, s3)
+    # Custom resources are run here, after the rest of the stack (see custom_resources).
+    moto_template = copy.deepcopy(cfn_template)
+    take_custom_resources(moto_template)
 
     with _quiet_moto_unsupported_notices():
         cfn: CloudFormationClient = session.client("cloudformation")
-        stack_id = _create_stack(cfn, stack_name, cfn_template, overrides, timeout_seconds)
+        stack_id = _create_stack(cfn, stack_name, moto_template, overrides, timeout_seconds)
         account_id = stack_id.split(":")[4]
         resolve = Resolver(account_id, region, stack_id)
         resources = _list_resources(cfn, stack_id, resolve)
@@ -347,6 +351,12 @@ def deploy_stack(
         resources.update({r.logical_id: r for r in completed})
         gaps.register_state_machines()
         notifications = gaps.apply_bucket_notifications()
+        custom = _create_custom_resources(
+            session, cfn_template, resources, packager.local_sources, resolve, stack_id
+        )
+        resources.update(
+            {c.logical_id: StackResource(c.logical_id, c.resource_type, c.physical_id) for c in custom}
+        )
     return DeployedStack(
         stack_name=stack_name,
         stack_id=stack_id,
@@ -358,4 +368,67 @@ def deploy_stack(
         function=function,
         bucket_notifications=notifications,
         not_emulated=_not_emulated(cfn_template, resources, resolve),
+        custom_resources=custom,
     )
+
+
+def _create_custom_resources(
+    session: boto3.Session,
+    cfn_template: Mapping[str, Any],
+    resources: Mapping[str, StackResource],
+    local_sources: Mapping[str, Path],
+    resolve: Callable[[Any], Any],
+    stack_id: str,
+) -> tuple[CustomResource, ...]:
+    """Send each custom resource whose condition holds its Create request, in template order."""
+    functions = {
+        resources[logical_id].physical_id: logical_id
+        for logical_id, _ in created_resources(cfn_template, "AWS::Lambda::Function", resolve)
+    }
+    created: list[CustomResource] = []
+    for logical_id, resource in take_custom_resources(copy.deepcopy(dict(cfn_template))).items():
+        condition = resource.get("Condition")
+        if condition is not None and not resolve({"Fn::If": [condition, True, False]}):
+            continue
+        properties = resolve(resource.get("Properties", {}))
+        token = str(properties.get("ServiceToken", ""))
+        function_id = functions.get(token.rsplit(":", 1)[-1])
+        if function_id is None:
+            raise StackDeployError(f"{logical_id}: ServiceToken {token!r} is no function here")
+        function = _describe_function(session, function_id, resources, local_sources, cfn_template)
+        pending = CustomResource(logical_id, resource["Type"], properties, function)
+        answer = request(pending, "Create", stack_id=stack_id, region=session.region_name or "")
+        if answer.status != "SUCCESS":
+            raise StackDeployError(
+                f"{logical_id} failed: {answer.reason} (CloudFormation would roll back)"
+            )
+        created.append(
+            CustomResource(
+                logical_id, resource["Type"], properties, function, answer.physical_id, answer.data
+            )
+        )
+    return tuple(created)
+
+
+def delete_stack(
+    stack: DeployedStack, *, session: boto3.Session | None = None, timeout_seconds: float = 60.0
+) -> None:
+    """Delete a stack deployed by :func:`deploy_stack`, as CloudFormation does: the custom
+    resources get their Delete request first (they depend on everything they use), then moto
+    deletes the rest. A custom resource that answers FAILED leaves the stack in place
+    (CloudFormation's DELETE_FAILED) and raises."""
+    session = session or boto3.Session()
+    for resource in reversed(stack.custom_resources):
+        answer = request(resource, "Delete", stack_id=stack.stack_id, region=stack.region)
+        if answer.status != "SUCCESS":
+            raise StackDeployError(f"{resource.logical_id}: Delete failed: {answer.reason}")
+    cfn: CloudFormationClient = session.client("cloudformation")
+    cfn.delete_stack(StackName=stack.stack_id)
+    deadline = time.monotonic() + timeout_seconds
+    while True:
+        status = cfn.describe_stacks(StackName=stack.stack_id)["Stacks"][0]["StackStatus"]
+        if status == "DELETE_COMPLETE":
+            return
+        if status == "DELETE_FAILED" or time.monotonic() > deadline:
+            raise StackDeployError(f"stack {stack.stack_name} ended in {status}")
+        time.sleep(0.1)

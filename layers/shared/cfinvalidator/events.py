@@ -70,6 +70,11 @@ class ObjectEvent:
         emulators omit it): for EventBridge, ``eventbridge:<id>`` (EventBridge keeps the event
         ID when it delivers an event more than once); otherwise ``sqs:<message ID>#<record>``
         (the SQS message ID, which redelivery keeps).
+
+        UNCONFIRMED (docs/aws-behaviour.md#unconfirmed-assumptions): that the direct and the
+        EventBridge event of one change carry the same sequencer, and that a repeated
+        EventBridge delivery keeps the ``id``. If not, a change seen twice gets a second, billed
+        invalidation; none is ever skipped.
         """
         if self.sequencer:
             return f"s3:{self.bucket}/{self.key}@{self.sequencer}"

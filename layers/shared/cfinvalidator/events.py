@@ -205,7 +205,8 @@ _TIME_RESOLUTION = timedelta(seconds=1)  # EventBridge's ``time`` is truncated t
 
 
 def _is_eventbridge(document: dict[str, Any]) -> bool:
-    """An EventBridge event carries ``detail-type`` and ``detail``; S3 notifications neither."""
+    """A body with ``detail-type`` or ``detail`` (S3 notifications have neither) is read as an
+    EventBridge event, so one lacking the other is told what it lacks."""
     return "detail-type" in document or "detail" in document
 
 
@@ -216,9 +217,9 @@ def _eventbridge_key(raw_key: str) -> str:
     ``detail.object.key`` is URL-encoded. Public samples show raw characters (a key with ``:``
     arrives as ``:``, where a direct notification sends ``%3A``), so it is assumed raw. If AWS
     does encode it, this is the one place to change (``decode_event_key`` for form encoding, as
-    direct notifications use); until then a key with characters other than letters, digits and
-    ``/-_.`` would be invalidated under a wrong path, and its cached object would live on until
-    its TTL ends.
+    direct notifications use). Left as it is, the wrong assumption would invalidate a key with
+    characters other than letters, digits and ``/-_.`` under a wrong path, and its cached
+    object would live on until its TTL ends; other keys are the same either way.
     """
     return raw_key
 
@@ -329,9 +330,9 @@ def _loads(text: str) -> Any:
 # A batch brings up to 10,000 bodies, and reading them with the walk above costs more than the
 # rest of the planning. Three faster readers take the common bodies: S3's own text, matched
 # without decoding JSON, else the decoded document read without the generic walk (S3 Records, or
-# an EventBridge event). Each answers None
-# whenever the walk might decide otherwise (anything unusual, malformed or not), and the walk
-# then decides, with its messages. tests/unit/test_events_fast_paths.py checks they agree.
+# an EventBridge event). Each answers None whenever the walk might decide otherwise (anything
+# unusual, malformed or not), and the walk then decides, with its messages.
+# tests/unit/test_events_fast_paths.py checks they agree.
 
 
 def _plain_event(

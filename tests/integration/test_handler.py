@@ -36,6 +36,7 @@ from emulator.local_aws.cloudfront import (
 )
 from emulator.local_aws.lambda_context import FakeLambdaContext
 from tests.factories import BUCKET, load_event, s3_body, s3_record, sqs_event, sqs_record
+from tests.unit.eventbridge_factories import eventbridge_body, sns_envelope
 
 TRACKER_DEFINITION = json.dumps(
     {"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}}  # executions are not run here
@@ -470,6 +471,67 @@ def test_foreign_bucket_record_is_dead_lettered(stack: Stack) -> None:
     (notification,) = stack.notifications()
     assert notification["message"]["messageIds"] == ["m1"]
     assert stack.fake.calls == []
+
+
+def test_mixed_sources_with_hostile_keys_create_one_invalidation_of_their_exact_paths(
+    stack: Stack,
+) -> None:
+    """Given one batch mixing a direct S3 notification, an SNS-wrapped one and EventBridge
+    events (created, deleted, lifecycle-expired and an ignored tagging event), every key with
+    characters that need care (form-encoded in the S3 bodies, raw in the EventBridge ones),
+    When the handler runs,
+    Then one invalidation is created whose paths are exactly the keys' CloudFront paths, one
+    tracker starts for it, and nothing fails."""
+    bodies = {
+        "direct": s3_body(s3_record("docs/a+b c.html", sequencer="0065E1B2C3D4E5F601")),
+        "sns": sns_envelope(s3_body(s3_record("q/what?#1.html", sequencer="0065E1B2C3D4E5F602"))),
+        "created": eventbridge_body("café:日本/index.html", sequencer="0065E1B2C3D4E5F603"),
+        "deleted": eventbridge_body(
+            "100%/😀 x.png", detail_type="Object Deleted", sequencer="0065E1B2C3D4E5F604"
+        ),
+        "expired": eventbridge_body(
+            "a//b/",
+            detail_type="Object Deleted",
+            reason="Lifecycle Expiration",
+            deletion_type="Delete Marker Created",
+            sequencer="0065E1B2C3D4E5F605",
+        ),
+        "tilde": eventbridge_body("drafts/page~1.html", sequencer=None, event_id="e-tilde"),
+        "star": eventbridge_body("notes*", sequencer="0065E1B2C3D4E5F607"),
+        "tagged": eventbridge_body("docs/a+b c.html", detail_type="Object Tags Added"),
+    }
+    event = sqs_event(*(sqs_record(name, body) for name, body in bodies.items()))
+
+    result = stack.invoke(event)
+
+    assert result == _failures()
+    (call,) = stack.fake.calls
+    assert call.outcome == "created"
+    assert sorted(call.paths) == [
+        "/100%25/%F0%9F%98%80%20x.png",
+        "/a//b/",
+        "/caf%C3%A9:%E6%97%A5%E6%9C%AC",
+        "/caf%C3%A9:%E6%97%A5%E6%9C%AC/",
+        "/caf%C3%A9:%E6%97%A5%E6%9C%AC/index.html",
+        "/docs/a+b%20c.html",
+        "/drafts/page*",
+        "/notes*",
+        "/q/what%3F%231.html",
+    ]
+    (execution,) = stack.executions()
+    assert execution["input"]["sourceKeys"] == sorted(
+        [
+            "100%/😀 x.png",
+            "a//b/",
+            "café:日本/index.html",
+            "docs/a+b c.html",
+            "drafts/page~1.html",
+            "notes*",
+            "q/what?#1.html",
+        ]
+    )
+    assert stack.dead_letters() == []
+    assert stack.notifications() == []
 
 
 def test_missing_configuration_names_the_variable(

@@ -1,7 +1,9 @@
-"""The fast readers of SQS bodies agree with the validating walk, on generated S3 bodies.
+"""The fast readers of SQS bodies agree with the validating walk, on generated S3 and
+EventBridge bodies.
 
 ``parse_message`` first tries S3's own text with a regular expression (no JSON decoding), then
-the decoded document without the generic walk, and only then the walk. Each fast reader must
+the decoded document without the generic walk (S3 Records, or an EventBridge event), and only
+then the walk. Each fast reader must
 either give up (None) or return exactly what the walk returns; and where the walk rejects a
 body, ``parse_message`` must reject it with the walk's message.
 """
@@ -22,6 +24,7 @@ from cfinvalidator.events import (
     _loads,
     _parse_document,
     _plain_document,
+    _plain_eventbridge,
     _plain_s3_body,
     parse_message,
 )
@@ -152,7 +155,101 @@ bodies = st.one_of(
     st.builds(serialised, documents(odd=False), st.just("s3")),  # what S3 sends
 )
 
+# EventBridge events (tests/unit/eventbridge_factories.py builds the usual one): raw keys, so
+# characters a form-decoder would change matter too.
+eventbridge_keys = st.lists(
+    st.one_of(
+        st.sampled_from(["a", "/", "+", " ", "%20", "%", ":", "?", "#", "~", "*", "é", "😀"]),
+        risky_pieces,
+    ),
+    min_size=1,
+    max_size=8,
+).map("".join)
+DETAIL_TYPES = [
+    "Object Created",
+    "Object Created",
+    "Object Deleted",
+    "Object Tags Added",
+    "Object Restore Completed",
+    "object created",
+]
+REASONS = [
+    "PutObject",
+    "POST Object",
+    "CopyObject",
+    "CompleteMultipartUpload",
+    "DeleteObject",
+    "Lifecycle Expiration",
+    "Other",
+]
+DELETION_TYPES = ["Permanently Deleted", "Delete Marker Created", "Other"]
+EVENTBRIDGE_TIMES = ["2026-11-21T10:00:00Z", "2026-11-21T10:00:00.5+01:00", "2026-11-21T10:00", "x"]
+
+
+def eventbridge_event(field: Fields) -> Any:
+    """An EventBridge event in EventBridge's field order."""
+    draw = field.draw
+    obj: dict[str, Any] = {}
+    put(obj, "key", field(eventbridge_keys))
+    if draw(st.booleans()):
+        obj["size"] = draw(st.sampled_from([0, 5, 1.5]))
+        obj["etag"] = "b1946ac92492d2347c6235b4d2611184"
+    if draw(st.booleans()):
+        obj["version-id"] = "IYV3p45BT0ac8hjHg1houSdS1a.Mppz"
+    put(obj, "sequencer", field(st.sampled_from(["00617F08299329D189", "01", "", MISSING])))
+    bucket: dict[str, Any] = {}
+    put(bucket, "name", field(st.sampled_from(["my-bucket", "other-bucket", "b\u00e9"])))
+    detail: dict[str, Any] = {"version": "0"}
+    put(detail, "bucket", field(st.just(bucket)))
+    put(detail, "object", field(st.just(obj)))
+    detail["request-id"] = "N4N7GDK58NMKJ12R"
+    put(detail, "reason", field(st.sampled_from(REASONS)))
+    if draw(st.booleans()):
+        put(detail, "deletion-type", field(st.sampled_from(DELETION_TYPES)))
+    event: dict[str, Any] = {"version": "0"}
+    put(event, "id", field(st.sampled_from(["2d4eba74-fd51-3966-4bfa-b013c9da8ff1", "e1"])))
+    put(event, "detail-type", field(st.sampled_from(DETAIL_TYPES)))
+    put(event, "source", field(st.sampled_from(["aws.s3"] * 5 + ["aws.ec2", "aws:s3"])))
+    event["account"] = "123456789012"
+    put(event, "time", field(st.sampled_from(EVENTBRIDGE_TIMES)))
+    event["region"] = "us-east-1"
+    event["resources"] = ["arn:aws:s3:::my-bucket"]
+    put(event, "detail", field(st.just(detail)))
+    return event
+
+
+@st.composite
+def eventbridge_documents(draw: st.DrawFn, *, odd: bool = True) -> Any:
+    """EventBridge events; with ``odd``, half of them spoiled, and now and then carrying a field
+    of another body (Records, Event, Type) or wrapped in an SNS envelope."""
+    field = Fields(draw, spoiled=odd and draw(st.booleans()))
+    document = eventbridge_event(field)
+    if odd:
+        extra = draw(st.sampled_from([None] * 12 + ["Records", "Event", "Type", "envelope"]))
+        if extra == "Records":
+            document["Records"] = draw(
+                st.sampled_from([[], [{"eventSource": "aws:s3"}], [s3_record("a.html")]])
+            )
+        elif extra == "Event":
+            document["Event"] = draw(st.sampled_from(["s3:TestEvent", "other"]))
+        elif extra == "Type":
+            document["Type"] = "Notification"
+        elif extra == "envelope":
+            document = {"Type": "Notification", "Message": json.dumps(document)}
+    return field(st.just(document), may_be_missing=False)
+
+
+eventbridge_bodies = st.one_of(
+    st.builds(
+        serialised, eventbridge_documents(), st.sampled_from(["s3", "compact ascii", "spaced"])
+    ),
+    st.builds(serialised, eventbridge_documents(odd=False), st.just("s3")),  # as delivered
+)
+
 REAL_S3_BODY = json.loads((EVENTS_DIR / "sqs-s3-put.json").read_text())["Records"][0]["body"]
+REAL_EVENTBRIDGE_BODY = json.loads(
+    (EVENTS_DIR / "sqs-eventbridge-put.json").read_text(encoding="utf-8")
+)["Records"][0]["body"]
 
 
 def assert_fast_readers_agree(body: str) -> None:
@@ -168,6 +265,8 @@ def assert_fast_readers_agree(body: str) -> None:
         return
     from_document = _plain_document("m1", document)
     assert from_document is None or from_document == expected
+    from_eventbridge = _plain_eventbridge("m1", document)
+    assert from_eventbridge is None or from_eventbridge == expected
 
 
 @settings(max_examples=1000)
@@ -175,6 +274,15 @@ def assert_fast_readers_agree(body: str) -> None:
 def test_fast_readers_agree_with_the_validating_walk(body: str) -> None:
     """Given any generated body, then parsing it answers what the validating walk answers."""
     assert_fast_readers_agree(body)
+
+
+@settings(max_examples=1000)
+@given(eventbridge_bodies)
+def test_fast_readers_agree_with_the_validating_walk_on_eventbridge_bodies(body: str) -> None:
+    """Given any generated EventBridge body, then parsing it answers what the validating walk
+    answers, and the S3 readers give up on it."""
+    assert_fast_readers_agree(body)
+    assert _plain_s3_body("m1", body) is None
 
 
 def _envelope(message: str, **extra: object) -> str:
@@ -213,6 +321,26 @@ TRICKY_BODIES = [
     " " + REAL_S3_BODY,
     "\ufeff" + REAL_S3_BODY,
     REAL_S3_BODY + "{}",
+    # EventBridge: duplicate fields (the last one counts), mixed shapes, odd keys.
+    REAL_EVENTBRIDGE_BODY,
+    REAL_EVENTBRIDGE_BODY.replace(
+        '"detail-type"', '"detail-type":"Object Tags Added","detail-type"'
+    ),
+    REAL_EVENTBRIDGE_BODY.replace(
+        '"detail-type":"Object Created"', '"detail-type":"Object Tags Added"'
+    ),
+    REAL_EVENTBRIDGE_BODY.replace('"source":"aws.s3"', '"source":"aws.s3","source":"aws.ec2"'),
+    REAL_EVENTBRIDGE_BODY.replace('{"version"', '{"Records":[],"version"', 1),
+    REAL_EVENTBRIDGE_BODY.replace('{"version"', '{"Event":"s3:TestEvent","version"', 1),
+    REAL_EVENTBRIDGE_BODY.replace('"key":"blog/post 1.html"', '"key":"a\\ud800b"'),
+    REAL_EVENTBRIDGE_BODY.replace('"key":"blog/post 1.html"', '"key":"a\\u00e9%2B+b"'),
+    REAL_EVENTBRIDGE_BODY.replace('"sequencer":"0065E1B2C3D4E5F601"', '"sequencer":null'),
+    REAL_EVENTBRIDGE_BODY.replace('"time":"2026-11-21T10:00:00Z"', '"time":null'),
+    REAL_EVENTBRIDGE_BODY.replace('"reason":"PutObject"', '"reason":{}'),
+    _envelope(REAL_EVENTBRIDGE_BODY),
+    json.dumps({**json.loads(REAL_EVENTBRIDGE_BODY), **json.loads(REAL_S3_BODY)}),
+    json.dumps({"detail": {}}),
+    json.dumps({"detail-type": "Object Created"}),
 ]
 
 
@@ -243,3 +371,17 @@ def test_other_layouts_take_the_document_reader() -> None:
     assert parsed is not None
     assert [e.key for e in parsed.events] == ["a b.html", "c.css"]
     assert parsed == _walk(body)
+
+
+@pytest.mark.parametrize("name", ["sqs-eventbridge-put.json", "sqs-eventbridge-delete.json"])
+def test_eventbridge_bodies_take_the_eventbridge_reader(name: str) -> None:
+    """Given EventBridge's bodies, then the EventBridge reader reads them (it is not dead code)
+    and the S3 readers give up."""
+    for record in json.loads((EVENTS_DIR / name).read_text(encoding="utf-8"))["Records"]:
+        message_id, body = record["messageId"], record["body"]
+        document = json.loads(body)
+        assert _plain_s3_body(message_id, body) is None
+        assert _plain_document(message_id, document) is None
+        parsed = _plain_eventbridge(message_id, document)
+        assert parsed is not None
+        assert parsed == _parse_document(message_id, document, enveloped=False)

@@ -20,14 +20,19 @@ PACKAGE = SHARED / "cfinvalidator"
 TIERS = {
     "service": 5,
     "planning": 4,
+    "eventbridge_switch": 4,  # the custom resource's work (functions/bucket_events)
     **dict.fromkeys(
         ("ledger", "collapse", "events", "retry", "config", "observability", "adapters", "origins"),
         3,
     ),
+    **dict.fromkeys(("bucket_notifications", "custom_resource"), 3),
     **dict.fromkeys(("ports", "payloads", "paths"), 2),
     **dict.fromkeys(("quotas", "errors"), 1),
 }
-PURE = sorted(set(TIERS) - {"service", "observability", "adapters"})
+# custom_resource and eventbridge_switch log through observability (Powertools), as service does.
+PURE = sorted(
+    set(TIERS) - {"service", "observability", "adapters", "custom_resource", "eventbridge_switch"}
+)
 _LOADED = (
     "import json, sys\n"
     "{imports}\n"

@@ -37,3 +37,33 @@ class TrackingError(InvalidatorError):
 
 class NotificationError(InvalidatorError):
     """A notification could not be published."""
+
+
+class BucketNotificationError(InvalidatorError):
+    """S3 refused or failed a Get/PutBucketNotificationConfiguration call.
+
+    ``code`` is the AWS error code (``NoSuchBucket``, ``AccessDenied``, ``SlowDown``...; the
+    adapter's ``NetworkError`` when no response arrived), ``status`` the HTTP status (0 then),
+    ``operation`` the S3 operation and ``bucket`` the bucket it was called on.
+    """
+
+    def __init__(
+        self, code: str, message: str, status: int = 0, *, operation: str = "", bucket: str = ""
+    ) -> None:
+        where = f"{operation} on bucket {bucket!r}: " if operation and bucket else ""
+        http = f" (HTTP {status})" if status else ""
+        super().__init__(f"{where}{code}: {message}{http}")
+        self.code = code
+        self.message = message
+        self.status = status
+        self.operation = operation
+        self.bucket = bucket
+
+
+class CustomResourceRequestError(InvalidatorError):
+    """A CloudFormation custom resource request lacks a field or has a malformed one. The
+    message names it."""
+
+
+class CustomResourceResponseError(InvalidatorError):
+    """The answer could not be delivered to CloudFormation's pre-signed response URL."""

@@ -157,3 +157,31 @@ class NotifierApi(Protocol):
     def publish(self, message: Mapping[str, object], attributes: Mapping[str, str]) -> None:
         """Publish one JSON message with String message attributes."""
         ...
+
+
+# ------------------------------------------- a bucket's notification configuration (S3)
+NotificationDocument = Mapping[str, object]
+"""A bucket's notification configuration as GetBucketNotificationConfiguration returns it (no
+ResponseMetadata): ``TopicConfigurations``, ``QueueConfigurations``,
+``LambdaFunctionConfigurations`` (each absent when empty) and ``EventBridgeConfiguration``
+(``{}`` when EventBridge delivery is on, absent when off)."""
+
+
+class BucketNotificationsApi(Protocol):
+    def read(self, bucket: str) -> NotificationDocument:
+        """The bucket's whole notification configuration."""
+        ...
+
+    def write(self, bucket: str, document: NotificationDocument) -> None:
+        """Replace the bucket's whole notification configuration with ``document``."""
+        ...
+
+
+# ----------------------------------------------- CloudFormation custom resource answers
+class CustomResourceResponder(Protocol):
+    def send(self, response_url: str, body: bytes) -> None:
+        """PUT ``body`` (the JSON answer) to the request's pre-signed ``ResponseURL``.
+
+        Raises ``CustomResourceResponseError`` when it could not be delivered.
+        """
+        ...

@@ -1,0 +1,71 @@
+"""A bucket's notification configuration, as ``ports.BucketNotificationsApi``.
+
+The boto3 client is built without botocore retries (functions/bucket_events/app.py):
+``eventbridge_switch`` retries throttling and 5xx itself, bounded by the function's remaining
+time, so two retry layers never multiply.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, cast
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from cfinvalidator.errors import BucketNotificationError
+from cfinvalidator.ports import NotificationDocument
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_s3.type_defs import NotificationConfigurationTypeDef
+
+GET = "GetBucketNotificationConfiguration"
+PUT = "PutBucketNotificationConfiguration"
+
+
+def _error(
+    exc: ClientError | BotoCoreError, operation: str, bucket: str
+) -> BucketNotificationError:
+    if isinstance(exc, ClientError):
+        error = exc.response.get("Error", {})
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+        return BucketNotificationError(
+            error.get("Code", "Unknown"),
+            error.get("Message", str(exc)),
+            status,
+            operation=operation,
+            bucket=bucket,
+        )
+    # No response: connection refused or reset, timeouts. Both calls are safe to repeat: the
+    # read changes nothing, the write puts the same whole document again.
+    return BucketNotificationError("NetworkError", str(exc), operation=operation, bucket=bucket)
+
+
+class Boto3BucketNotificationsApi:
+    def __init__(self, client: S3Client) -> None:
+        self._client = client
+
+    def read(self, bucket: str) -> NotificationDocument:
+        try:
+            response = self._client.get_bucket_notification_configuration(Bucket=bucket)
+        except (ClientError, BotoCoreError) as exc:
+            raise _error(exc, GET, bucket) from exc
+        document: dict[str, object] = dict(response)
+        document.pop("ResponseMetadata", None)
+        return document
+
+    def write(self, bucket: str, document: NotificationDocument) -> None:
+        try:
+            self._client.put_bucket_notification_configuration(
+                Bucket=bucket,
+                NotificationConfiguration=cast("NotificationConfigurationTypeDef", dict(document)),
+                # S3 validates EVERY destination of the document on each write (SQS, SNS, Lambda;
+                # it sends each a test event). This write carries other tools' entries back
+                # unchanged, and one broken destination of theirs (a deleted queue, a narrowed
+                # policy) would make it fail: the stack could then neither switch EventBridge on
+                # nor back off, for a reason it can neither see nor fix. EventBridge itself has
+                # no destination to validate, so skipping validation only skips checking what
+                # this write does not change. S3 still checks the document's syntax and ARNs.
+                SkipDestinationValidation=True,
+            )
+        except (ClientError, BotoCoreError) as exc:
+            raise _error(exc, PUT, bucket) from exc

@@ -10,6 +10,8 @@ The function's handler runs in-process (:class:`~emulator.local_aws.lambda_conte
 and must answer with an HTTP PUT of JSON to ``ResponseURL``, which here is a real local HTTP
 server on 127.0.0.1 (:class:`~emulator.local_aws.response_server.ResponseServer`), so the answer
 is checked on the wire. No answer at all is an error: CloudFormation would wait an hour.
+The handler runs with :func:`~emulator.local_aws.s3_notifications.faithful_bucket_notifications`
+on, so it reads the bucket's EventBridge delivery as AWS reports it.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from typing import Any, Literal
 from emulator.local_aws.deployed import DeployedFunction, StackDeployError
 from emulator.local_aws.lambda_context import LocalFunction
 from emulator.local_aws.response_server import ResponseServer
+from emulator.local_aws.s3_notifications import faithful_bucket_notifications
 
 __all__ = ["CustomResource", "CustomResourceAnswer", "request", "take_custom_resources"]
 
@@ -103,7 +106,8 @@ def request(
             event["OldResourceProperties"] = dict(old_properties)
         function = LocalFunction(resource.function, region=region)
         try:
-            function(event, function.new_context())
+            with faithful_bucket_notifications():
+                function(event, function.new_context())
         except Exception as exc:
             # On AWS a crashed invocation is only logged; what matters is whether it answered.
             if not server.requests:

@@ -355,7 +355,10 @@ def deploy_stack(
             session, cfn_template, resources, packager.local_sources, resolve, stack_id
         )
         resources.update(
-            {c.logical_id: StackResource(c.logical_id, c.resource_type, c.physical_id) for c in custom}
+            {
+                c.logical_id: StackResource(c.logical_id, c.resource_type, c.physical_id)
+                for c in custom
+            }
         )
     return DeployedStack(
         stack_name=stack_name,

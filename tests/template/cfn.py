@@ -37,7 +37,8 @@ NO_VALUE: Final = _NoValue()
 _SUB_VARIABLE = re.compile(r"\$\{([^}!][^}]*)\}")
 
 
-# The functions CloudFormation accepts in a Rules assertion (and Ref, to parameters only).
+# The Rules functions evaluated here (CloudFormation allows no others in a Rules assertion, and
+# Ref only to parameters).
 RULE_FUNCTIONS: Final = frozenset(
     {
         "Fn::And",
@@ -323,7 +324,8 @@ def _check_parameter(name: str, spec: Mapping[str, Any], items: list[str]) -> No
 
 def _check_rule_expression(node: Any, parameters: set[str]) -> None:
     """Refuse what CloudFormation refuses in a Rules assertion: a function other than the Rules
-    functions, or a Ref to anything but a parameter."""
+    functions, or a Ref to a resource. Pseudo parameters are refused too (whether Rules accept
+    them is not documented, and the template does not need them)."""
     if isinstance(node, list):
         for item in node:
             _check_rule_expression(item, parameters)
@@ -334,7 +336,8 @@ def _check_rule_expression(node: Any, parameters: set[str]) -> None:
         raise UnsupportedIntrinsicError(f"not a Rules expression: {node!r}")
     ((key, arg),) = node.items()
     if key not in RULE_FUNCTIONS:
-        raise UnsupportedIntrinsicError(f"{key} is not allowed in Rules")
+        # Fn::RefAll, Fn::ValueOf and Fn::ValueOfAll are Rules functions too, but not evaluated.
+        raise UnsupportedIntrinsicError(f"{key} is not allowed in Rules (or not evaluated here)")
     if key == "Ref" and arg not in parameters:
         raise UnsupportedIntrinsicError(f"Rules may only Ref parameters, not {arg!r}")
     _check_rule_expression(arg, parameters)

@@ -1,9 +1,17 @@
-"""Invariants of template.yaml: least privilege, encryption, wiring, contracts with the code."""
+"""Invariants of template.yaml: least privilege, encryption, wiring, contracts with the code.
+
+The template has two bucket modes (CreateBucket true: the stack creates the bucket and S3 notifies
+the queue; false: it attaches to an existing bucket through EventBridge) and an optional
+distribution in front of a created bucket (CreateDistribution). Invariants that depend on the mode
+are checked in every mode (``MODES``), on the template as written and, where SAM adds to it, as
+samtranslator translates it.
+"""
 
 from __future__ import annotations
 
 import ast
 import copy
+import fnmatch
 import json
 import os
 import re
@@ -12,6 +20,7 @@ import subprocess
 import sys
 import tomllib
 from collections.abc import Mapping
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +29,7 @@ import pytest
 from samtranslator.parser.parser import Parser
 from samtranslator.translator.translator import Translator
 
+from cfinvalidator import config as config_module
 from cfinvalidator.config import Config
 from cfinvalidator.errors import ConfigError
 from tests.template.cfn import (
@@ -40,6 +50,32 @@ TRACKER_DEFINITION = ROOT / "statemachine" / "tracker.asl.json"
 SAMCONFIG = ROOT / "samconfig.toml"
 CONFIG_MODULE = ROOT / "layers" / "shared" / "cfinvalidator" / "config.py"
 MAX_DISTRIBUTIONS = 10
+# What the evaluator shows for the distribution the stack creates (its ID is known only once it
+# exists), and a well-formed ID to stand for it where the batcher's configuration parses it.
+CREATED_DISTRIBUTION = "<SiteDistribution>"
+CREATED_DISTRIBUTION_ID = "E9CREATED12345"
+BASIC_EXECUTION_ROLE = "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"
+XRAY_WRITE_ONLY = "arn:aws:iam::aws:policy/AWSXrayWriteOnlyAccess"
+SQS_QUEUE_EXECUTION_ROLE = "AWSLambdaSQSQueueExecutionRole"
+TLS_ONLY = {"Bool": {"aws:SecureTransport": "false"}}
+
+# The deployment modes, as parameter overrides on top of _evaluator's defaults.
+MODES: dict[str, dict[str, str]] = {
+    "created-bucket": {},
+    "created-bucket-and-distribution": {"CreateDistribution": "true", "DistributionIds": ""},
+    "created-distribution-and-ids": {"CreateDistribution": "true"},
+    "existing-bucket": {"CreateBucket": "false"},
+}
+# Every optional feature switched on, so each condition's other branch is evaluated too.
+ALL_OPTIONS = {
+    "KeyPrefix": "site/",
+    "InvalidateDeletes": "true",
+    "OriginPath": "/site",
+    "IndexDocument": "",
+    "NotificationEmail": "ops@example.com",
+    "NotifyOn": "FAILURES",
+}
+BUCKET_MODES = ["created-bucket", "existing-bucket"]
 
 # Actions AWS only authorises on Resource "*", and why. Nothing else may use "*".
 WILDCARD_RESOURCE_WHITELIST = {
@@ -67,6 +103,13 @@ REQUIRED_OUTPUTS = {
     "BatcherFunctionArn",
     "SharedLayerArn",
 }
+# Resource-policy types, the property naming what they protect, and the action a TLS-only deny
+# must cover (SNS: Publish, the one action that carries message content in).
+RESOURCE_POLICIES = {
+    "AWS::SQS::Queue": ("AWS::SQS::QueuePolicy", "Queues", "sqs:*"),
+    "AWS::SNS::Topic": ("AWS::SNS::TopicPolicy", "Topics", "sns:Publish"),
+    "AWS::S3::Bucket": ("AWS::S3::BucketPolicy", "Bucket", "s3:*"),
+}
 
 
 @pytest.fixture(scope="module")
@@ -74,9 +117,16 @@ def template() -> dict[str, Any]:
     return load_template()
 
 
+def _values(**overrides: str) -> dict[str, str]:
+    return {"DistributionIds": "E2EXAMPLE12345", "BucketName": BUCKET} | overrides
+
+
 def _evaluator(template: Mapping[str, Any], **overrides: str) -> Evaluator:
-    values = {"DistributionIds": "E2EXAMPLE12345", "BucketName": BUCKET} | overrides
-    return Evaluator(template, **values)
+    return Evaluator(template, **_values(**overrides))
+
+
+def _mode(template: Mapping[str, Any], mode: str, **overrides: str) -> Evaluator:
+    return _evaluator(template, **(MODES[mode] | overrides))
 
 
 def _functions(template: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
@@ -95,16 +145,24 @@ def _batcher(template: Mapping[str, Any]) -> dict[str, Any]:
     return template["Resources"]["BatcherFunction"]["Properties"]  # type: ignore[no-any-return]
 
 
-def _sqs_event(template: Mapping[str, Any]) -> dict[str, Any]:
-    events = [e for e in _batcher(template)["Events"].values() if e["Type"] == "SQS"]
-    assert len(events) == 1, "the batcher must have exactly one SQS event source"
-    return events[0]["Properties"]  # type: ignore[no-any-return]
+def _event_source(template: Mapping[str, Any]) -> dict[str, Any]:
+    """The batcher's one event source: an explicit mapping, created in every mode, and no SAM
+    event (SAM would add a second source and its managed SQS policy)."""
+    assert "Events" not in _batcher(template), "the batcher must have no SAM event source"
+    mappings = [
+        resource
+        for resource in resources_of_type(template, "AWS::Lambda::EventSourceMapping").values()
+        if resource["Properties"].get("FunctionName") == {"Ref": "BatcherFunction"}
+    ]
+    assert len(mappings) == 1, "the batcher must have exactly one event source mapping"
+    assert "Condition" not in mappings[0]
+    return mappings[0]["Properties"]  # type: ignore[no-any-return]
 
 
 def _event_queue_id(template: Mapping[str, Any]) -> str:
-    queue_ref = _sqs_event(template)["Queue"]
-    assert queue_ref == {"Fn::GetAtt": [queue_ref["Fn::GetAtt"][0], "Arn"]}
-    return queue_ref["Fn::GetAtt"][0]  # type: ignore[no-any-return]
+    queue_arn = _event_source(template)["EventSourceArn"]
+    assert queue_arn == {"Fn::GetAtt": [queue_arn["Fn::GetAtt"][0], "Arn"]}
+    return queue_arn["Fn::GetAtt"][0]  # type: ignore[no-any-return]
 
 
 def _function_timeout(template: Mapping[str, Any], logical_id: str) -> int:
@@ -123,6 +181,17 @@ def _cloudfront_statements(node: Any) -> list[tuple[str, dict[str, Any]]]:
 
 def _actions(statement: Mapping[str, Any]) -> list[Any]:
     return as_list(statement.get("Action", statement.get("NotAction", [])))
+
+
+def _allows(statement: Mapping[str, Any], action: str) -> bool:
+    """Whether an Allow statement's actions (wildcards included) cover ``action``."""
+    if statement["Effect"] != "Allow":
+        return False
+    if "NotAction" in statement:
+        return not any(
+            fnmatch.fnmatchcase(action.lower(), str(a).lower()) for a in _actions(statement)
+        )
+    return any(fnmatch.fnmatchcase(action.lower(), str(a).lower()) for a in _actions(statement))
 
 
 def _documented_environment() -> set[str]:
@@ -145,13 +214,9 @@ def _dead_letter_queue_id(template: Mapping[str, Any]) -> str:
     return queue["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"][0]  # type: ignore[no-any-return]
 
 
-def _translated(template: Mapping[str, Any]) -> dict[str, Any]:
-    """The template as SAM translates it (policy templates and event-source policies expanded).
-
-    Offline, like emulator.local_aws.stack: local artifact paths become placeholder s3:// URIs and
-    samtranslator's bundled managed-policy map answers instead of IAM.
-    """
-    sam = copy.deepcopy(json.loads(json.dumps(template)))
+@cache
+def _translation(parameter_items: tuple[tuple[str, str], ...]) -> dict[str, Any]:
+    sam = copy.deepcopy(json.loads(json.dumps(load_template())))
     for resource in sam["Resources"].values():
         properties = resource.get("Properties", {})
         for name in ("CodeUri", "ContentUri", "DefinitionUri"):
@@ -159,18 +224,28 @@ def _translated(template: Mapping[str, Any]) -> dict[str, Any]:
                 properties[name] = f"s3://artifacts/{name}"
     translator = Translator(None, Parser(), boto_session=boto3.Session(region_name=REGION))
     translated: dict[str, Any] = translator.translate(
-        sam,
-        parameter_values={"DistributionIds": "E2EXAMPLE12345", "BucketName": BUCKET},
-        get_managed_policy_map=dict,
+        sam, parameter_values=dict(parameter_items), get_managed_policy_map=dict
     )
     return translated
 
 
-def _queue_and_topic_grants(template: Mapping[str, Any], role_id: str) -> dict[str, list[str]]:
+def _translated(mode: str = "created-bucket") -> dict[str, Any]:
+    """The template as SAM translates it (policy templates and event-source policies expanded),
+    with the mode's parameter values.
+
+    Offline, like emulator.local_aws.stack: local artifact paths become placeholder s3:// URIs and
+    samtranslator's bundled managed-policy map answers instead of IAM. Cached: do not modify it.
+    """
+    return _translation(tuple(sorted(_values(**MODES[mode]).items())))
+
+
+def _translated_evaluator(mode: str) -> Evaluator:
+    return _evaluator(_translated(mode), **MODES[mode])
+
+
+def _queue_and_topic_grants(mode: str, role_id: str) -> dict[str, list[str]]:
     """SQS and SNS action -> evaluated resources, over every inline policy of a translated role."""
-    translated = _translated(template)
-    role = translated["Resources"][role_id]["Properties"]
-    evaluator = _evaluator(translated)
+    role = _translated_evaluator(mode).resources("AWS::IAM::Role")[role_id]["Properties"]
     grants: dict[str, list[str]] = {}
     for policy in role.get("Policies", []):
         for path, statement in iter_statements(policy["PolicyDocument"], policy["PolicyName"]):
@@ -180,10 +255,37 @@ def _queue_and_topic_grants(template: Mapping[str, Any], role_id: str) -> dict[s
             assert statement["Effect"] == "Allow", path
             assert "NotAction" not in statement, path
             assert "NotResource" not in statement, path
-            resources = as_list(evaluator.evaluate(statement["Resource"]))
             for action in actions:
-                grants.setdefault(action, []).extend(resources)
+                grants.setdefault(action, []).extend(as_list(statement["Resource"]))
     return grants
+
+
+def _policies_protecting(
+    evaluator: Evaluator, resource_type: str, logical_id: str
+) -> dict[str, list[dict[str, Any]]]:
+    """Evaluated statements of every created resource policy attached to one resource."""
+    policy_type, key, _ = RESOURCE_POLICIES[resource_type]
+    marker = f"<{logical_id}>"
+    return {
+        policy_id: policy["Properties"]["PolicyDocument"]["Statement"]
+        for policy_id, policy in evaluator.resources(policy_type).items()
+        if marker in as_list(policy["Properties"][key])
+    }
+
+
+def _the_policy_of(
+    evaluator: Evaluator, resource_type: str, logical_id: str
+) -> tuple[str, list[dict[str, Any]]]:
+    policies = _policies_protecting(evaluator, resource_type, logical_id)
+    assert len(policies) == 1, f"{logical_id} must have exactly one resource policy"
+    ((policy_id, statements),) = policies.items()
+    return policy_id, statements
+
+
+def _is_everyone(principal: Any) -> bool:
+    return principal == "*" or (
+        isinstance(principal, Mapping) and "*" in as_list(principal.get("AWS", []))
+    )
 
 
 def _is_env(node: ast.AST) -> bool:
@@ -240,25 +342,49 @@ def _valid_env(**overrides: str) -> dict[str, str]:
     } | overrides
 
 
+def _parsed_batcher_config(env: Mapping[str, Any]) -> Config:
+    """The batcher's Config for an evaluated environment: the values only known once deployed
+    (ARNs, URLs, the created distribution's ID) replaced by well-formed stand-ins."""
+    known = {
+        "DISTRIBUTION_IDS": str(env["DISTRIBUTION_IDS"]).replace(
+            CREATED_DISTRIBUTION, CREATED_DISTRIBUTION_ID
+        )
+    }
+    for name, value in env.items():
+        if name != "DISTRIBUTION_IDS" and not str(value).startswith("<"):
+            known[name] = str(value)
+    return Config.from_env(_valid_env(**known))
+
+
 # ----------------------------------------------------------------------------- least privilege
 
 
+TEN_IDS = [f"E{n}EXAMPLE1234{n}" for n in range(MAX_DISTRIBUTIONS)]
+
+
 @pytest.mark.parametrize(
-    "ids",
+    ("ids", "create_distribution", "expected"),
     [
-        ["E2EXAMPLE12345"],
-        ["E2EXAMPLE12345", "ABCDEFGHJK123", "E3EXAMPLE67890"],
-        [f"E{n}EXAMPLE1234{n}" for n in range(MAX_DISTRIBUTIONS)],
+        ("E2EXAMPLE12345", "false", ["E2EXAMPLE12345"]),
+        ("E2EXAMPLE12345,ABCDEFGHJK123,E3EXAMPLE67890", "false",
+         ["E2EXAMPLE12345", "ABCDEFGHJK123", "E3EXAMPLE67890"]),
+        (",".join(TEN_IDS), "false", TEN_IDS),
+        (",E2EXAMPLE12345,,E3EXAMPLE67890", "false", ["E2EXAMPLE12345", "E3EXAMPLE67890"]),
+        ("", "true", [CREATED_DISTRIBUTION]),
+        ("E2EXAMPLE12345", "true", [CREATED_DISTRIBUTION, "E2EXAMPLE12345"]),
+        (",".join(TEN_IDS), "true", [CREATED_DISTRIBUTION, *TEN_IDS]),
     ],
-    ids=["one", "three", "ten"],
-)
+    ids=["one", "three", "ten", "empty-items", "created-only", "created-and-one",
+         "created-and-ten"],
+)  # fmt: skip
 def test_cloudfront_permissions_name_exactly_the_configured_distributions(
-    template: dict[str, Any], ids: list[str]
+    template: dict[str, Any], ids: str, create_distribution: str, expected: list[str]
 ) -> None:
-    """Given DistributionIds with one, three or the maximum ten IDs
+    """Given DistributionIds (one, three or ten IDs, empty items, or none) with or without the
+    distribution the stack creates
     When every IAM statement with a CloudFront action is evaluated
     Then each one grants exactly those distributions' ARNs, nothing more and nothing less."""
-    evaluator = _evaluator(template, DistributionIds=",".join(ids))
+    evaluator = _evaluator(template, DistributionIds=ids, CreateDistribution=create_distribution)
 
     statements = _cloudfront_statements(template["Resources"])
 
@@ -267,7 +393,7 @@ def test_cloudfront_permissions_name_exactly_the_configured_distributions(
         assert statement["Effect"] == "Allow", path
         assert "NotResource" not in statement, path
         resources = as_list(evaluator.evaluate(statement["Resource"]))
-        assert sorted(resources) == _distribution_arns(ids), path
+        assert sorted(resources) == _distribution_arns(expected), path
 
 
 def test_no_cloudfront_statement_uses_a_wildcard(template: dict[str, Any]) -> None:
@@ -282,50 +408,96 @@ def test_no_cloudfront_statement_uses_a_wildcard(template: dict[str, Any]) -> No
 def test_each_role_gets_only_the_cloudfront_actions_it_uses(template: dict[str, Any]) -> None:
     """Given the batcher function and the tracker state machine
     When collecting the CloudFront actions their policies grant
-    Then the batcher may read (list, get) and create invalidations, and the tracker may only
-    get them."""
+    Then the batcher may read (list, get) and create invalidations and read distributions'
+    configurations (their origins), and the tracker may only get invalidations."""
     batcher = {a for _, s in _cloudfront_statements(_batcher(template)) for a in _actions(s)}
     machines = _state_machines(template)
     tracker = {a for _, s in _cloudfront_statements(machines) for a in _actions(s)}
+    others = {
+        logical_id
+        for logical_id, resource in template["Resources"].items()
+        if logical_id not in {"BatcherFunction", *machines} and _cloudfront_statements(resource)
+    }
 
     assert batcher == {
         "cloudfront:CreateInvalidation",
         "cloudfront:GetInvalidation",
         "cloudfront:ListInvalidations",
+        "cloudfront:GetDistributionConfig",
     }
     assert tracker == {"cloudfront:GetInvalidation"}
+    assert not others, f"unexpected CloudFront permissions in {sorted(others)}"
 
 
 def test_distribution_limit_is_documented(template: dict[str, Any]) -> None:
-    """Given the IAM statements carry one optional entry per distribution position
-    When reading the DistributionIds parameter
-    Then its description states the same maximum."""
+    """Given the IAM statements carry one optional entry per distribution position, plus one for
+    the distribution the stack may create
+    When reading the DistributionIds parameter and the batcher's configuration
+    Then the description and the configuration state the same maximum number of positions."""
     description = template["Parameters"]["DistributionIds"]["Description"]
-    assert "One to ten" in description
+
+    assert "Up to ten" in description
+    assert config_module.MAX_DISTRIBUTIONS == MAX_DISTRIBUTIONS
     for path, statement in _cloudfront_statements(template["Resources"]):
-        assert len(statement["Resource"]) == MAX_DISTRIBUTIONS, path
+        assert len(statement["Resource"]) == MAX_DISTRIBUTIONS + 1, path
 
 
-def test_only_whitelisted_actions_use_a_wildcard_resource(template: dict[str, Any]) -> None:
-    """Given every IAM statement in the template
+@pytest.mark.parametrize("mode", MODES)
+def test_only_whitelisted_actions_use_a_wildcard_resource(mode: str) -> None:
+    """Given every IAM statement of the template as SAM translates it (policy templates
+    expanded), in each mode
     When a statement's Resource is '*'
     Then all its actions are ones AWS only authorises on '*', each with a recorded reason."""
-    for path, statement in iter_statements(template["Resources"]):
+    resources = _translated_evaluator(mode).resources()
+
+    for path, statement in iter_statements(resources):
         if "*" not in as_list(statement.get("Resource", [])):
             continue
         actions = _actions(statement)
         assert statement["Effect"] == "Allow", path
+        assert "NotAction" not in statement, path
         unexplained = [a for a in actions if a not in WILDCARD_RESOURCE_WHITELIST]
         assert not unexplained, f"{path}: Resource '*' for {unexplained}"
 
 
-def test_allow_statements_never_trust_everyone(template: dict[str, Any]) -> None:
-    """Given the resource policies in the template
+@pytest.mark.parametrize("mode", MODES)
+def test_allow_statements_never_trust_everyone(mode: str) -> None:
+    """Given every statement of the translated template, in each mode
     When a statement allows something
-    Then its principal is never '*'."""
-    for path, statement in iter_statements(template["Resources"]):
+    Then its principal is never everyone."""
+    resources = _translated_evaluator(mode).resources()
+
+    for path, statement in iter_statements(resources):
         if statement["Effect"] == "Allow" and "Principal" in statement:
-            assert statement["Principal"] not in ("*", {"AWS": "*"}), path
+            assert not _is_everyone(statement["Principal"]), path
+        assert "NotPrincipal" not in statement, path
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_services_are_admitted_only_for_this_stacks_sources(
+    template: dict[str, Any], mode: str
+) -> None:
+    """Given the resource policies created in each mode (not the roles' trust policies)
+    When a statement allows an AWS service principal
+    Then it is conditioned on aws:SourceArn, so no other bucket, rule, alarm or distribution can
+    use that service to reach this stack's queues, topics or bucket (confused deputy)."""
+    resources = _mode(template, mode).resources()
+    policy_types = {policy_type for policy_type, _, _ in RESOURCE_POLICIES.values()}
+
+    checked = 0
+    for logical_id, resource in resources.items():
+        if resource["Type"] not in policy_types:
+            continue
+        for path, statement in iter_statements(resource["Properties"], logical_id):
+            principal = statement.get("Principal")
+            if statement["Effect"] != "Allow" or not isinstance(principal, Mapping):
+                continue
+            if "Service" in principal:
+                keys = {k.lower() for c in statement.get("Condition", {}).values() for k in c}
+                assert "aws:sourcearn" in keys, path
+                checked += 1
+
+    assert checked >= 2, "expected service principals (S3 or EventBridge, CloudWatch)"
 
 
 def test_batcher_may_start_only_the_tracker(template: dict[str, Any]) -> None:
@@ -340,17 +512,26 @@ def test_batcher_may_start_only_the_tracker(template: dict[str, Any]) -> None:
     assert execution == [{"StateMachineName": {"Fn::GetAtt": ["TrackerStateMachine", "Name"]}}]
 
 
-def test_batcher_queue_and_topic_permissions_are_scoped(template: dict[str, Any]) -> None:
-    """Given the batcher's role as SAM translates it (policy templates expanded)
+@pytest.mark.parametrize("mode", BUCKET_MODES)
+def test_batcher_queue_and_topic_permissions_are_scoped(
+    template: dict[str, Any], mode: str
+) -> None:
+    """Given the batcher's role as SAM translates it (policy templates expanded), in both bucket
+    modes
     When collecting every SQS and SNS action of its inline policies
-    Then it may change visibility only on the source queue, send only to the dead-letter queue
-    and publish only to the notification topic, and nothing else on SQS or SNS."""
+    Then it may poll (receive, delete, read attributes) and change visibility only on the source
+    queue, send only to the dead-letter queue and publish only to the notification topic, and
+    nothing else on SQS or SNS."""
     queue_id, dlq_id = _event_queue_id(template), _dead_letter_queue_id(template)
 
-    grants = _queue_and_topic_grants(template, "BatcherFunctionRole")
+    grants = _queue_and_topic_grants(mode, "BatcherFunctionRole")
 
+    queue = [f"<{queue_id}.Arn>"]
     assert grants == {
-        "sqs:ChangeMessageVisibility": [f"<{queue_id}.Arn>"],
+        "sqs:ReceiveMessage": queue,
+        "sqs:DeleteMessage": queue,
+        "sqs:GetQueueAttributes": queue,
+        "sqs:ChangeMessageVisibility": queue,
         # The policy template's wildcard covers SendMessage and SendMessageBatch, on one queue.
         "sqs:SendMessage*": [f"arn:aws:sqs:{REGION}:{ACCOUNT_ID}:<{dlq_id}.QueueName>"],
         "sns:Publish": [f"arn:aws:sns:{REGION}:{ACCOUNT_ID}:<NotificationTopic.TopicName>"],
@@ -360,21 +541,43 @@ def test_batcher_queue_and_topic_permissions_are_scoped(template: dict[str, Any]
     }
 
 
-def test_batcher_managed_policies_are_the_expected_ones(template: dict[str, Any]) -> None:
-    """Given the batcher's role as SAM translates it
+@pytest.mark.parametrize("mode", BUCKET_MODES)
+def test_batcher_managed_policies_are_the_expected_ones(mode: str) -> None:
+    """Given the batcher's role as SAM translates it, in both bucket modes
     When listing its managed policies
-    Then they are exactly Lambda's basic execution role, the SQS event source's execution role
-    (ReceiveMessage, DeleteMessage, GetQueueAttributes: not ChangeMessageVisibility, hence the
-    explicit statement) and X-Ray's write-only access for active tracing."""
-    role = _translated(template)["Resources"]["BatcherFunctionRole"]["Properties"]
+    Then they are exactly Lambda's basic execution role and X-Ray's write-only access for active
+    tracing: not the SQS event source's AWSLambdaSQSQueueExecutionRole, which allows receiving
+    and deleting on every queue (the poller's inline statement names the source queue)."""
+    roles = _translated_evaluator(mode).resources("AWS::IAM::Role")
 
-    assert sorted(role["ManagedPolicyArns"]) == sorted(
-        [
-            "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole",
-            "arn:aws:iam::aws:policy/service-role/AWSLambdaSQSQueueExecutionRole",
-            "arn:aws:iam::aws:policy/AWSXrayWriteOnlyAccess",
-        ]
-    )
+    managed = roles["BatcherFunctionRole"]["Properties"]["ManagedPolicyArns"]
+
+    assert sorted(managed) == sorted([BASIC_EXECUTION_ROLE, XRAY_WRITE_ONLY])
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_no_role_may_receive_or_delete_on_every_queue(mode: str) -> None:
+    """Given every role and statement of the translated template, in each mode
+    When looking for SQS receive and delete permissions and managed policies
+    Then no statement allows sqs:ReceiveMessage or sqs:DeleteMessage (by name or wildcard) on a
+    wildcard resource, and no role has AWSLambdaSQSQueueExecutionRole attached."""
+    resources = _translated_evaluator(mode).resources()
+    roles = {i: r for i, r in resources.items() if r["Type"] == "AWS::IAM::Role"}
+
+    polled = 0
+    for path, statement in iter_statements(resources):
+        for action in ("sqs:ReceiveMessage", "sqs:DeleteMessage"):
+            if not _allows(statement, action):
+                continue
+            polled += 1
+            assert "NotResource" not in statement, path
+            assert not any("*" in str(r) for r in as_list(statement["Resource"])), (path, action)
+    for logical_id, role in roles.items():
+        managed = [str(arn) for arn in role["Properties"].get("ManagedPolicyArns", [])]
+        assert not any(SQS_QUEUE_EXECUTION_ROLE in arn for arn in managed), logical_id
+
+    assert polled >= 2, "the batcher's poller statement was not found"
+    assert "BatcherFunctionRole" in roles
 
 
 # ----------------------------------------------------------------------------- queues and bucket
@@ -428,12 +631,13 @@ def test_source_queue_redrives_to_a_long_lived_dead_letter_queue(template: dict[
         in alarm["Properties"]["Dimensions"]
         and alarm["Properties"]["Threshold"] == 0
         and alarm["Properties"]["ComparisonOperator"] == "GreaterThanThreshold"
+        and "Condition" not in alarm
         for alarm in alarms
     )
 
 
 def test_origin_bucket_is_encrypted_and_private(template: dict[str, Any]) -> None:
-    """Given the origin bucket
+    """Given the origin bucket (created only when CreateBucket is true)
     When reading its properties
     Then it is encrypted, blocks all public access and disables ACLs."""
     buckets = resources_of_type(template, "AWS::S3::Bucket")
@@ -443,6 +647,7 @@ def test_origin_bucket_is_encrypted_and_private(template: dict[str, Any]) -> Non
     rules = properties["BucketEncryption"]["ServerSideEncryptionConfiguration"]
     block = properties["PublicAccessBlockConfiguration"]
 
+    assert buckets["OriginBucket"]["Condition"] == "CreatesBucket"
     assert properties["BucketName"] == {"Ref": "BucketName"}
     assert rules[0]["ServerSideEncryptionByDefault"]["SSEAlgorithm"] in ("AES256", "aws:kms")
     assert block == {
@@ -454,34 +659,103 @@ def test_origin_bucket_is_encrypted_and_private(template: dict[str, Any]) -> Non
     assert properties["OwnershipControls"]["Rules"] == [{"ObjectOwnership": "BucketOwnerEnforced"}]
 
 
-def test_queue_policy_lets_only_the_origin_bucket_send(template: dict[str, Any]) -> None:
-    """Given the queue policy attached to the event source queue
+@pytest.mark.parametrize("mode", MODES)
+def test_queue_policy_lets_only_the_event_producer_send(
+    template: dict[str, Any], mode: str
+) -> None:
+    """Given the queue policy attached to the event source queue, in each mode
     When evaluating its statements
-    Then S3 may send messages only from the origin bucket in this account, over TLS,
-    and the bucket waits for the policy before writing its notification configuration."""
+    Then with a created bucket only S3, from that bucket in this account, may send (and the
+    bucket waits for the policy before writing its notification configuration); with an existing
+    bucket only EventBridge, from this stack's rule, may send; and never without TLS."""
+    evaluator = _mode(template, mode)
     queue_id = _event_queue_id(template)
-    policies = [
-        (logical_id, policy)
-        for logical_id, policy in resources_of_type(template, "AWS::SQS::QueuePolicy").items()
-        if {"Ref": queue_id} in policy["Properties"]["Queues"]
-    ]
-    assert len(policies) == 1
-    policy_id, policy = policies[0]
-    statements = _evaluator(template).evaluate(policy["Properties"]["PolicyDocument"])["Statement"]
+    policy_id, statements = _the_policy_of(evaluator, "AWS::SQS::Queue", queue_id)
 
     allow = [s for s in statements if s["Effect"] == "Allow"]
     deny = [s for s in statements if s["Effect"] == "Deny"]
 
     assert len(allow) == 1
-    assert allow[0]["Principal"] == {"Service": "s3.amazonaws.com"}
     assert as_list(allow[0]["Action"]) == ["sqs:SendMessage"]
     assert allow[0]["Resource"] == f"<{queue_id}.Arn>"
-    source_arn = {**allow[0]["Condition"].get("ArnLike", {}), **allow[0]["Condition"].get(
-        "ArnEquals", {})}  # fmt: skip
-    assert source_arn == {"aws:SourceArn": f"arn:aws:s3:::{BUCKET}"}
-    assert allow[0]["Condition"]["StringEquals"] == {"aws:SourceAccount": ACCOUNT_ID}
-    assert any(s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}} for s in deny)
-    assert template["Resources"]["OriginBucket"]["DependsOn"] == policy_id
+    if evaluator.condition("CreatesBucket"):
+        assert allow[0]["Principal"] == {"Service": "s3.amazonaws.com"}
+        assert allow[0]["Condition"] == {
+            "ArnLike": {"aws:SourceArn": f"arn:aws:s3:::{BUCKET}"},
+            "StringEquals": {"aws:SourceAccount": ACCOUNT_ID},
+        }
+        assert template["Resources"]["OriginBucket"]["DependsOn"] == policy_id
+    else:
+        assert allow[0]["Principal"] == {"Service": "events.amazonaws.com"}
+        assert allow[0]["Condition"] == {"ArnEquals": {"aws:SourceArn": "<ObjectEventsRule.Arn>"}}
+    assert any(s["Condition"] == TLS_ONLY for s in deny)
+
+
+@pytest.mark.parametrize("mode", BUCKET_MODES)
+def test_dead_letter_queue_admits_only_the_rules_dead_letters(
+    template: dict[str, Any], mode: str
+) -> None:
+    """Given the dead-letter queue's policy, in both bucket modes
+    When evaluating its statements
+    Then with an existing bucket only EventBridge, for this stack's rule, may send there (the
+    rule's own dead letters); with a created bucket no service may; and never without TLS. (The
+    batcher's role sends with its own IAM permission.)"""
+    evaluator = _mode(template, mode)
+    _, statements = _the_policy_of(evaluator, "AWS::SQS::Queue", _dead_letter_queue_id(template))
+
+    allow = [s for s in statements if s["Effect"] == "Allow"]
+    deny = [s for s in statements if s["Effect"] == "Deny"]
+
+    if evaluator.condition("AttachesToBucket"):
+        assert allow == [
+            {
+                "Sid": allow[0].get("Sid"),
+                "Effect": "Allow",
+                "Principal": {"Service": "events.amazonaws.com"},
+                "Action": "sqs:SendMessage",
+                "Resource": f"<{_dead_letter_queue_id(template)}.Arn>",
+                "Condition": {"ArnEquals": {"aws:SourceArn": "<ObjectEventsRule.Arn>"}},
+            }
+        ]
+    else:
+        assert allow == []
+    assert any(s["Condition"] == TLS_ONLY for s in deny)
+
+
+@pytest.mark.parametrize("options", [{}, ALL_OPTIONS], ids=["defaults", "all-options"])
+@pytest.mark.parametrize("mode", MODES)
+def test_every_queue_topic_and_bucket_refuses_insecure_transport(
+    template: dict[str, Any], mode: str, options: dict[str, str]
+) -> None:
+    """Given every SQS queue, SNS topic and S3 bucket the stack creates, in each mode
+    When reading the resource policies attached to each
+    Then one of them denies everyone, on the whole resource, whenever aws:SecureTransport is
+    false: a queue or topic added later without such a policy fails here."""
+    evaluator = _mode(template, mode, **options)
+
+    checked: dict[str, list[str]] = {}
+    for resource_type, (_, _, action) in RESOURCE_POLICIES.items():
+        for logical_id in evaluator.resources(resource_type):
+            arn = f"<{logical_id}>" if resource_type == "AWS::SNS::Topic" else f"<{logical_id}.Arn>"
+            required = [arn, f"{arn}/*"] if resource_type == "AWS::S3::Bucket" else [arn]
+            statements = [
+                s
+                for policy in _policies_protecting(evaluator, resource_type, logical_id).values()
+                for s in policy
+            ]
+            assert any(
+                s["Effect"] == "Deny"
+                and _is_everyone(s.get("Principal"))
+                and action in as_list(s["Action"])
+                and set(required) <= set(as_list(s["Resource"]))
+                and s.get("Condition") == TLS_ONLY
+                for s in statements
+            ), logical_id
+            checked.setdefault(resource_type, []).append(logical_id)
+
+    assert len(checked["AWS::SQS::Queue"]) == 2
+    assert len(checked["AWS::SNS::Topic"]) == 2
+    assert len(checked.get("AWS::S3::Bucket", [])) == int(evaluator.condition("CreatesBucket"))
 
 
 @pytest.mark.parametrize(
@@ -503,13 +777,13 @@ def test_bucket_notifications_follow_the_parameters(
     expected_events: list[str],
     expected_filter: str | None,
 ) -> None:
-    """Given KeyPrefix and InvalidateDeletes values
+    """Given KeyPrefix and InvalidateDeletes values, and a bucket the stack creates
     When the bucket's notification configuration is evaluated
     Then it subscribes the queue to created (and, if asked, removed) objects, filtered by the
     prefix only when there is one."""
-    bucket = template["Resources"]["OriginBucket"]["Properties"]
+    buckets = _mode(template, "created-bucket", **overrides).resources("AWS::S3::Bucket")
 
-    notifications = _evaluator(template, **overrides).evaluate(bucket["NotificationConfiguration"])
+    notifications = buckets["OriginBucket"]["Properties"]["NotificationConfiguration"]
 
     configs = notifications["QueueConfigurations"]
     assert [c["Event"] for c in configs] == expected_events
@@ -521,22 +795,279 @@ def test_bucket_notifications_follow_the_parameters(
             assert config["Filter"] == {
                 "S3Key": {"Rules": [{"Name": "prefix", "Value": expected_filter}]}
             }
+    assert set(notifications) == {"QueueConfigurations"}
 
 
-# ----------------------------------------------------------------------------- batcher wiring
+# ----------------------------------------------------------------------------- existing bucket
 
 
-def test_event_source_is_wired_to_the_parameters(template: dict[str, Any]) -> None:
-    """Given the batcher's SQS event source
-    When reading its properties
-    Then it reports partial batch failures and takes its size, window and concurrency from
-    the parameters."""
-    event = _sqs_event(template)
+def test_an_existing_bucket_is_neither_created_nor_given_a_policy(template: dict[str, Any]) -> None:
+    """Given CreateBucket false
+    When listing what the stack creates
+    Then no bucket, bucket policy or distribution, but the EventBridge rule and the custom
+    resource that switches on the bucket's EventBridge delivery; and with a created bucket none
+    of the EventBridge parts."""
+    attached = _mode(template, "existing-bucket").resources()
+    created = _mode(template, "created-bucket").resources()
+    types = {resource["Type"] for resource in attached.values()}
+    eventbridge_parts = {"BucketEventsLogGroup", "BucketEventsFunction", "BucketEventBridge",
+                         "ObjectEventsRule"}  # fmt: skip
 
-    assert event["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
-    assert event["BatchSize"] == {"Ref": "BatchSize"}
-    assert event["MaximumBatchingWindowInSeconds"] == {"Ref": "DebounceSeconds"}
-    assert event["ScalingConfig"] == {"MaximumConcurrency": {"Ref": "MaxConcurrency"}}
+    assert not types & {
+        "AWS::S3::Bucket",
+        "AWS::S3::BucketPolicy",
+        "AWS::CloudFront::Distribution",
+        "AWS::CloudFront::OriginAccessControl",
+    }
+    assert eventbridge_parts <= set(attached)
+    assert not eventbridge_parts & set(created)
+    assert not {i for i, r in created.items() if r["Type"] == "AWS::Events::Rule"}
+
+
+@pytest.mark.parametrize(
+    ("overrides", "expected_types", "expected_object"),
+    [
+        ({}, ["Object Created"], None),
+        ({"KeyPrefix": "site/"}, ["Object Created"], {"key": [{"prefix": "site/"}]}),
+        ({"InvalidateDeletes": "true"}, ["Object Created", "Object Deleted"], None),
+        ({"InvalidateDeletes": "true", "KeyPrefix": "a/b/"}, ["Object Created", "Object Deleted"],
+         {"key": [{"prefix": "a/b/"}]}),
+    ],
+)  # fmt: skip
+def test_object_events_rule_follows_the_parameters(
+    template: dict[str, Any],
+    overrides: dict[str, str],
+    expected_types: list[str],
+    expected_object: dict[str, Any] | None,
+) -> None:
+    """Given KeyPrefix and InvalidateDeletes values, and an existing bucket
+    When the EventBridge rule's pattern is evaluated
+    Then it matches S3's object-created (and, if asked, deleted) events of that bucket only,
+    filtered by the key prefix only when there is one."""
+    rules = _mode(template, "existing-bucket", **overrides).resources("AWS::Events::Rule")
+
+    rule = rules["ObjectEventsRule"]["Properties"]
+
+    expected_detail: dict[str, Any] = {"bucket": {"name": [BUCKET]}}
+    if expected_object is not None:
+        expected_detail["object"] = expected_object
+    assert rule["EventPattern"] == {
+        "source": ["aws.s3"],
+        "detail-type": expected_types,
+        "detail": expected_detail,
+    }
+    assert rule["State"] == "ENABLED"
+    assert rule["EventBusName"] == "default"
+
+
+def test_object_events_rule_delivers_to_the_source_queue(template: dict[str, Any]) -> None:
+    """Given an existing bucket
+    When reading the EventBridge rule's targets
+    Then its only target is the batcher's source queue, with retries and the dead-letter queue
+    for what cannot be delivered."""
+    rules = _mode(template, "existing-bucket").resources("AWS::Events::Rule")
+
+    targets = rules["ObjectEventsRule"]["Properties"]["Targets"]
+
+    assert len(targets) == 1
+    assert targets[0]["Arn"] == f"<{_event_queue_id(template)}.Arn>"
+    assert targets[0]["DeadLetterConfig"] == {"Arn": f"<{_dead_letter_queue_id(template)}.Arn>"}
+    retry = targets[0]["RetryPolicy"]
+    assert retry["MaximumRetryAttempts"] > 0
+    assert retry["MaximumEventAgeInSeconds"] >= 3600
+    assert set(targets[0]) <= {"Id", "Arn", "RetryPolicy", "DeadLetterConfig"}
+
+
+def test_bucket_events_function_may_only_switch_that_buckets_notifications(
+    template: dict[str, Any],
+) -> None:
+    """Given an existing bucket and the custom resource's function as SAM translates it
+    When collecting its role's permissions
+    Then it may only read and write the notification configuration of exactly that bucket
+    (besides logging and tracing), and it runs the bucket_events handler."""
+    resources = _translated_evaluator("existing-bucket").resources()
+    function = resources["BucketEventsFunction"]["Properties"]
+    role = resources["BucketEventsFunctionRole"]["Properties"]
+    source = template["Resources"]["BucketEventsFunction"]["Properties"]
+
+    statements = [s for p in role["Policies"] for _, s in iter_statements(p["PolicyDocument"])]
+
+    assert function["Role"] == "<BucketEventsFunctionRole.Arn>"
+    assert len(statements) == 1
+    assert statements[0]["Effect"] == "Allow"
+    assert sorted(as_list(statements[0]["Action"])) == [
+        "s3:GetBucketNotification",
+        "s3:PutBucketNotification",
+    ]
+    assert as_list(statements[0]["Resource"]) == [f"arn:aws:s3:::{BUCKET}"]
+    assert set(statements[0]) <= {"Sid", "Effect", "Action", "Resource"}
+    assert sorted(role["ManagedPolicyArns"]) == sorted([BASIC_EXECUTION_ROLE, XRAY_WRITE_ONLY])
+    assert source["CodeUri"] == "functions/bucket_events/"
+    assert source["Handler"] == "app.lambda_handler"
+
+
+def test_bucket_event_bridge_custom_resource_names_the_bucket(template: dict[str, Any]) -> None:
+    """Given an existing bucket
+    When the custom resource is evaluated
+    Then the bucket_events function serves it and it is told exactly the bucket's name."""
+    resources = _mode(template, "existing-bucket").resources()
+    custom = {i: r for i, r in resources.items() if r["Type"].startswith("Custom::")}
+
+    assert set(custom) == {"BucketEventBridge"}
+    assert custom["BucketEventBridge"]["Properties"] == {
+        "ServiceToken": "<BucketEventsFunction.Arn>",
+        "BucketName": BUCKET,
+    }
+
+
+# ----------------------------------------------------------------------------- created distribution
+
+
+def test_origin_access_control_signs_every_request(template: dict[str, Any]) -> None:
+    """Given CreateDistribution true
+    When reading the Origin Access Control
+    Then it is for S3 and signs every origin request with SigV4."""
+    controls = _mode(template, "created-bucket-and-distribution").resources(
+        "AWS::CloudFront::OriginAccessControl"
+    )
+
+    assert list(controls) == ["SiteOriginAccessControl"]
+    config = controls["SiteOriginAccessControl"]["Properties"]["OriginAccessControlConfig"]
+    assert config["OriginAccessControlOriginType"] == "s3"
+    assert config["SigningBehavior"] == "always"
+    assert config["SigningProtocol"] == "sigv4"
+
+
+@pytest.mark.parametrize(
+    ("overrides", "root_object", "origin_path"),
+    [
+        ({}, "index.html", None),
+        ({"IndexDocument": "default.htm"}, "default.htm", None),
+        ({"IndexDocument": ""}, None, None),
+        ({"OriginPath": "/"}, "index.html", None),
+        ({"OriginPath": "/site"}, "index.html", "/site"),
+    ],
+    ids=["defaults", "other-index", "no-index", "root-override", "path-override"],
+)
+def test_created_distribution_reads_the_bucket_through_origin_access_control(
+    template: dict[str, Any],
+    overrides: dict[str, str],
+    root_object: str | None,
+    origin_path: str | None,
+) -> None:
+    """Given CreateDistribution true, with IndexDocument and OriginPath values
+    When the distribution is evaluated
+    Then its one origin is the created bucket's regional endpoint read through the Origin Access
+    Control (no legacy identity), viewers get HTTPS only and read-only methods, the default root
+    object is the index document, and an origin path is set only for an explicit override."""
+    evaluator = _mode(template, "created-bucket-and-distribution", **overrides)
+
+    distributions = evaluator.resources("AWS::CloudFront::Distribution")
+
+    assert list(distributions) == ["SiteDistribution"]
+    config = distributions["SiteDistribution"]["Properties"]["DistributionConfig"]
+    (origin,) = config["Origins"]
+    assert origin["DomainName"] == "<OriginBucket.RegionalDomainName>"
+    assert origin["OriginAccessControlId"] == "<SiteOriginAccessControl.Id>"
+    assert origin["S3OriginConfig"] == {"OriginAccessIdentity": ""}
+    assert "CustomOriginConfig" not in origin
+    assert origin.get("OriginPath") == origin_path
+    assert config.get("DefaultRootObject") == root_object
+    assert config["Enabled"] is True
+    behaviours = [config["DefaultCacheBehavior"], *config.get("CacheBehaviors", [])]
+    for behaviour in behaviours:
+        assert behaviour["TargetOriginId"] == origin["Id"]
+        assert behaviour["ViewerProtocolPolicy"] == "https-only"
+        assert set(behaviour["AllowedMethods"]) <= {"GET", "HEAD", "OPTIONS"}
+
+
+@pytest.mark.parametrize("mode", ["created-bucket", "created-bucket-and-distribution",
+                                  "created-distribution-and-ids"])  # fmt: skip
+def test_bucket_policy_lets_only_the_created_distribution_read(
+    template: dict[str, Any], mode: str
+) -> None:
+    """Given a created bucket, with or without the created distribution
+    When evaluating the bucket's policy
+    Then its only Allow is CloudFront reading objects for that one distribution (none without a
+    distribution), nothing is allowed to everyone, and transport without TLS is denied."""
+    evaluator = _mode(template, mode)
+    _, statements = _the_policy_of(evaluator, "AWS::S3::Bucket", "OriginBucket")
+
+    allow = [s for s in statements if s["Effect"] == "Allow"]
+
+    if evaluator.condition("CreatesDistribution"):
+        ((sid, statement),) = [(s.get("Sid"), s) for s in allow]
+        assert statement == {
+            "Sid": sid,
+            "Effect": "Allow",
+            "Principal": {"Service": "cloudfront.amazonaws.com"},
+            "Action": "s3:GetObject",
+            "Resource": "<OriginBucket.Arn>/*",
+            "Condition": {
+                "StringEquals": {"AWS:SourceArn": _distribution_arns([CREATED_DISTRIBUTION])[0]}
+            },
+        }
+    else:
+        assert allow == []
+    assert not any(_is_everyone(s.get("Principal")) for s in allow)
+    assert any(s["Effect"] == "Deny" and s["Condition"] == TLS_ONLY for s in statements)
+
+
+# ----------------------------------------------------------------------------- rules
+
+
+def _failed_rules(template: Mapping[str, Any], **overrides: str) -> list[str]:
+    return _evaluator(template, **overrides).failed_rules()
+
+
+@pytest.mark.parametrize(
+    ("create_bucket", "create_distribution", "ids", "refused_by"),
+    [
+        ("true", "false", "E2EXAMPLE12345", []),
+        ("true", "false", "", ["DistributionsToInvalidate"]),
+        ("true", "false", ",,", ["DistributionsToInvalidate"]),
+        ("true", "true", "", []),
+        ("true", "true", "E2EXAMPLE12345", []),
+        ("false", "false", "E2EXAMPLE12345", []),
+        ("false", "false", "", ["DistributionsToInvalidate"]),
+        ("false", "true", "E2EXAMPLE12345", ["CreatedDistributionNeedsACreatedBucket"]),
+        ("false", "true", "", ["CreatedDistributionNeedsACreatedBucket"]),
+    ],
+)
+def test_rules_require_a_distribution_and_a_created_bucket_for_a_created_distribution(
+    template: dict[str, Any], create_bucket: str, create_distribution: str, ids: str,
+    refused_by: list[str],
+) -> None:  # fmt: skip
+    """Given CreateBucket, CreateDistribution and DistributionIds values
+    When the template's Rules are evaluated
+    Then the stack is refused without any distribution to invalidate, and for a created
+    distribution in front of an existing bucket; whatever is accepted leaves every CloudFront
+    statement at least one distribution and the batcher a configuration it accepts."""
+    evaluator = _evaluator(
+        template, CreateBucket=create_bucket, CreateDistribution=create_distribution,
+        DistributionIds=ids,
+    )  # fmt: skip
+
+    failed = evaluator.failed_rules()
+
+    assert failed == refused_by
+    if not failed:
+        for path, statement in _cloudfront_statements(template["Resources"]):
+            assert as_list(evaluator.evaluate(statement["Resource"])), path
+        env = evaluator.evaluate(_batcher(template)["Environment"]["Variables"])
+        assert _parsed_batcher_config(env).distribution_ids
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_rules_use_only_what_cloudformation_allows_in_rules(
+    template: dict[str, Any], mode: str
+) -> None:
+    """Given the template's Rules and each mode's values
+    When evaluating them (the evaluator refuses Fn::Join, Fn::Select, conditions, references to
+    resources: CloudFormation refuses a template using them in Rules)
+    Then they evaluate, and accept each mode."""
+    assert template["Rules"]
+    assert _mode(template, mode).failed_rules() == []
 
 
 @pytest.mark.parametrize(
@@ -548,17 +1079,30 @@ def test_rules_reject_large_batches_without_a_window(
     template: dict[str, Any], debounce: str, batch_size: str, allowed: bool
 ) -> None:
     """Given DebounceSeconds and BatchSize values
-    When the template's Rules assertions are evaluated
+    When the template's Rules are evaluated
     Then they fail exactly when BatchSize is above 10 without a batching window."""
-    evaluator = _evaluator(template, DebounceSeconds=debounce, BatchSize=batch_size)
+    failed = _failed_rules(template, DebounceSeconds=debounce, BatchSize=batch_size)
 
-    results = [
-        evaluator.evaluate(assertion["Assert"])
-        for rule in template["Rules"].values()
-        for assertion in rule["Assertions"]
-    ]
+    assert failed == ([] if allowed else ["LargeBatchesNeedABatchingWindow"])
 
-    assert all(results) is allowed
+
+# ----------------------------------------------------------------------------- batcher wiring
+
+
+def test_event_source_is_wired_to_the_parameters(template: dict[str, Any]) -> None:
+    """Given the batcher's event source mapping
+    When reading its properties
+    Then it polls the source queue for the batcher, reports partial batch failures and takes
+    its size, window and concurrency from the parameters."""
+    event = _event_source(template)
+
+    assert event["EventSourceArn"] == {"Fn::GetAtt": ["InvalidationQueue", "Arn"]}
+    assert event["FunctionName"] == {"Ref": "BatcherFunction"}
+    assert event["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert event["BatchSize"] == {"Ref": "BatchSize"}
+    assert event["MaximumBatchingWindowInSeconds"] == {"Ref": "DebounceSeconds"}
+    assert event["ScalingConfig"] == {"MaximumConcurrency": {"Ref": "MaxConcurrency"}}
+    assert event.get("Enabled", True) is True
 
 
 def test_batcher_environment_matches_the_architecture_document(template: dict[str, Any]) -> None:
@@ -570,26 +1114,83 @@ def test_batcher_environment_matches_the_architecture_document(template: dict[st
     assert declared == _documented_environment()
 
 
-def test_batcher_environment_values(template: dict[str, Any]) -> None:
-    """Given two distribution IDs and an origin path
-    When the batcher's environment is evaluated
-    Then the IDs arrive comma-separated and the other values come from their parameters."""
-    evaluator = _evaluator(
-        template, DistributionIds="E2EXAMPLE12345,E3EXAMPLE67890", OriginPath="/site"
+@pytest.mark.parametrize(
+    ("origin_path", "configured"),
+    [("", None), ("/", ""), ("/site", "/site"), ("/a/b", "/a/b")],
+    ids=["discover", "root", "site", "nested"],
+)
+@pytest.mark.parametrize("mode", BUCKET_MODES)
+def test_batcher_environment_values(
+    template: dict[str, Any], mode: str, origin_path: str, configured: str | None
+) -> None:
+    """Given two distribution IDs, an OriginPath (empty: discover each distribution's origins;
+    /: the bucket root; else an override), in both bucket modes
+    When the batcher's environment is evaluated and parsed by its configuration
+    Then the IDs arrive comma-separated, the other values come from their parameters, and the
+    origin path means what the parameter's description says."""
+    evaluator = _mode(
+        template, mode, DistributionIds="E2EXAMPLE12345,E3EXAMPLE67890", OriginPath=origin_path
     )
 
     env = evaluator.evaluate(_batcher(template)["Environment"]["Variables"])
+    config = _parsed_batcher_config(env)
 
     assert env["DISTRIBUTION_IDS"] == "E2EXAMPLE12345,E3EXAMPLE67890"
     assert env["BUCKET_NAME"] == BUCKET
     assert env["KEY_PREFIX"] == ""
-    assert env["ORIGIN_PATH"] == "/site"
+    assert env["ORIGIN_PATH"] == origin_path
     assert env["INDEX_DOCUMENT"] == "index.html"
     assert env["STATE_MACHINE_ARN"] == "<TrackerStateMachine>"
     assert env["QUEUE_URL"] == f"<{_event_queue_id(template)}>"
     assert env["DEAD_LETTER_QUEUE_URL"] == f"<{_dead_letter_queue_id(template)}>"
     assert env["TOPIC_ARN"] == "<NotificationTopic>"
     assert env["POWERTOOLS_LOG_LEVEL"] == _batcher(template)["LoggingConfig"]["ApplicationLogLevel"]
+    assert config.origin_path == configured
+    assert config.bucket_name == BUCKET
+    assert config.origin_refresh_seconds == int(env["ORIGIN_REFRESH_SECONDS"])
+    assert all(isinstance(value, str) for value in env.values())
+
+
+@pytest.mark.parametrize(
+    ("ids", "create_distribution", "expected"),
+    [
+        ("E2EXAMPLE12345,E3EXAMPLE67890", "false", ["E2EXAMPLE12345", "E3EXAMPLE67890"]),
+        (",E2EXAMPLE12345", "false", ["E2EXAMPLE12345"]),
+        ("", "true", [CREATED_DISTRIBUTION_ID]),
+        ("E2EXAMPLE12345", "true", [CREATED_DISTRIBUTION_ID, "E2EXAMPLE12345"]),
+    ],
+    ids=["configured", "empty-item", "created-only", "created-and-configured"],
+)
+def test_batcher_invalidates_exactly_the_distributions_it_may(
+    template: dict[str, Any], ids: str, create_distribution: str, expected: list[str]
+) -> None:
+    """Given DistributionIds, with or without the distribution the stack creates
+    When the batcher's configuration parses DISTRIBUTION_IDS
+    Then it lists the created distribution and the configured ones (empty items ignored), which
+    are exactly the distributions its CloudFront statement names."""
+    evaluator = _evaluator(template, DistributionIds=ids, CreateDistribution=create_distribution)
+    ((_, statement),) = _cloudfront_statements(_batcher(template))
+
+    env = evaluator.evaluate(_batcher(template)["Environment"]["Variables"])
+    granted = as_list(evaluator.evaluate(statement["Resource"]))
+
+    configured = _parsed_batcher_config(env).distribution_ids
+    assert list(configured) == expected
+    assert sorted(a.replace(CREATED_DISTRIBUTION, CREATED_DISTRIBUTION_ID) for a in granted) == (
+        _distribution_arns(expected)
+    )
+
+
+def test_origin_refresh_is_within_what_the_batcher_accepts(template: dict[str, Any]) -> None:
+    """Given the batcher's ORIGIN_REFRESH_SECONDS
+    When its configuration parses it and the bounds the configuration states
+    Then the template's value is accepted and values outside 10..3600 are refused."""
+    value = _batcher(template)["Environment"]["Variables"]["ORIGIN_REFRESH_SECONDS"]
+
+    assert Config.from_env(_valid_env(ORIGIN_REFRESH_SECONDS=value)).origin_refresh_seconds == 300
+    for refused in ("9", "3601"):
+        with pytest.raises(ConfigError, match="ORIGIN_REFRESH_SECONDS"):
+            Config.from_env(_valid_env(ORIGIN_REFRESH_SECONDS=refused))
 
 
 @pytest.mark.parametrize(
@@ -667,23 +1268,38 @@ def test_planner_parameter_ranges_match_what_the_batcher_accepts(
             Config.from_env(_valid_env(**{variable: str(refused)}))
 
 
+@pytest.mark.parametrize(
+    ("value", "valid"),
+    [("", True), ("/", True), ("/site", True), ("/a/b", True), ("/a.b/c-d_e", True),
+     ("site", False), ("/site/", False), ("//", False), ("/a//b", False), ("/a b", False)],
+)  # fmt: skip
+def test_origin_path_pattern_accepts_only_what_the_batcher_reads_as_meant(
+    template: dict[str, Any], value: str, valid: bool
+) -> None:
+    """Given a candidate OriginPath
+    When matching it against AllowedPattern (and, if it passes, parsing it as the batcher does)
+    Then empty, / and /a/b-style paths pass and the batcher accepts them; anything the batcher
+    would have to guess at (no leading slash, a trailing slash, empty segments) is refused."""
+    pattern = template["Parameters"]["OriginPath"]["AllowedPattern"]
+
+    accepted = re.fullmatch(pattern, value) is not None
+
+    assert accepted is valid
+    if accepted:
+        Config.from_env(_valid_env(ORIGIN_PATH=value))
+
+
 @pytest.mark.parametrize(("threshold", "allowed"), [("0", True), ("1", False), ("2", True),
                                                     ("10", True), ("3000", True)])  # fmt: skip
 def test_rules_reject_a_collapse_threshold_of_one(
     template: dict[str, Any], threshold: str, allowed: bool
 ) -> None:
     """Given a CollapseThreshold value
-    When the template's Rules assertions are evaluated and the batcher parses the same value
+    When the template's Rules are evaluated and the batcher parses the same value
     Then both refuse exactly 1 (every single change would become a wildcard)."""
-    evaluator = _evaluator(template, CollapseThreshold=threshold)
+    failed = _failed_rules(template, CollapseThreshold=threshold)
 
-    results = [
-        evaluator.evaluate(assertion["Assert"])
-        for rule in template["Rules"].values()
-        for assertion in rule["Assertions"]
-    ]
-
-    assert all(results) is allowed
+    assert failed == ([] if allowed else ["CollapseThresholdIsNotOne"])
     if allowed:
         Config.from_env(_valid_env(COLLAPSE_THRESHOLD=threshold))
     else:
@@ -696,13 +1312,15 @@ def test_every_function_and_state_machine_logs_to_a_retained_log_group(
 ) -> None:
     """Given the functions and state machines
     When following their logging configuration
-    Then each writes to its own log group of this stack, and every log group has a retention."""
+    Then each writes to its own log group of this stack, created exactly when it is, and every
+    log group has a retention."""
     log_groups = resources_of_type(template, "AWS::Logs::LogGroup")
     used: list[str] = []
     for logical_id, function in _functions(template).items():
         ref = function["Properties"]["LoggingConfig"]["LogGroup"]
         assert set(ref) == {"Ref"}, logical_id
         used.append(ref["Ref"])
+        assert log_groups[ref["Ref"]].get("Condition") == function.get("Condition"), logical_id
     for logical_id, machine in _state_machines(template).items():
         logging = machine["Properties"]["Logging"]
         assert logging["Level"] != "OFF", logical_id
@@ -720,7 +1338,8 @@ def test_every_function_and_state_machine_logs_to_a_retained_log_group(
 def test_runtime_globals(template: dict[str, Any]) -> None:
     """Given the Globals section and the layer
     When reading runtime settings
-    Then functions run python3.13 on arm64 with active tracing, like the layer is built."""
+    Then functions run python3.13 on arm64 with active tracing, like the layer is built, and
+    every function uses the layer."""
     function_globals = template["Globals"]["Function"]
     layer = template["Resources"]["SharedLayer"]
 
@@ -730,7 +1349,9 @@ def test_runtime_globals(template: dict[str, Any]) -> None:
     assert layer["Metadata"] == {"BuildMethod": "python3.13", "BuildArchitecture": "arm64"}
     assert layer["Properties"]["CompatibleRuntimes"] == ["python3.13"]
     assert layer["Properties"]["CompatibleArchitectures"] == ["arm64"]
-    assert _batcher(template)["Layers"] == [{"Ref": "SharedLayer"}]
+    for logical_id, function in _functions(template).items():
+        assert function["Properties"]["Layers"] == [{"Ref": "SharedLayer"}], logical_id
+        assert not {"Runtime", "Architectures"} & set(function["Properties"]), logical_id
 
 
 # ----------------------------------------------------------------------------- tracker and topic
@@ -810,14 +1431,16 @@ def test_every_parameter_is_described_and_constrained(template: dict[str, Any]) 
 
 @pytest.mark.parametrize(
     ("value", "valid"),
-    [("E2EXAMPLE12345", True), ("ABCDEFGHJK123", True), ("EDFDVBD6EXAMPLE", True),
+    [("E2EXAMPLE12345", True), ("ABCDEFGHJK123", True), ("EDFDVBD6EXAMPLE", True), ("", True),
      ("e2example12345", False), ("E2EXAMPLE", False), ("2EXAMPLE12345", False),
      ("E2EXAMPLE12345,E3EXAMPLE67890", False), (" E2EXAMPLE12345", False)],
 )  # fmt: skip
 def test_distribution_id_pattern(template: dict[str, Any], value: str, valid: bool) -> None:
     """Given a candidate item of DistributionIds (CloudFormation checks the pattern per item)
     When matching it against AllowedPattern
-    Then real IDs and moto's 13-character IDs pass and anything else fails."""
+    Then real IDs, moto's 13-character IDs and an empty item (no IDs beside a created
+    distribution; the Rules refuse a list with no ID at all otherwise) pass and anything else
+    fails."""
     pattern = template["Parameters"]["DistributionIds"]["AllowedPattern"]
 
     assert (re.fullmatch(pattern, value) is not None) is valid
@@ -825,8 +1448,9 @@ def test_distribution_id_pattern(template: dict[str, Any], value: str, valid: bo
 
 def test_samconfig_overrides_satisfy_the_template(template: dict[str, Any]) -> None:
     """Given samconfig.toml's example parameter_overrides
-    When checking each value against the template's constraints
-    Then every override names a parameter and passes its pattern, values and range."""
+    When checking each value against the template's constraints and Rules
+    Then every override names a parameter and passes its pattern, values and range, and no
+    Rule refuses the set."""
     config = tomllib.loads(SAMCONFIG.read_text(encoding="utf-8"))
     overrides = dict(
         item.split("=", 1)
@@ -848,19 +1472,66 @@ def test_samconfig_overrides_satisfy_the_template(template: dict[str, Any]) -> N
             if "MaxValue" in parameter:
                 assert float(item) <= float(parameter["MaxValue"]), (name, item)
     evaluator = Evaluator(template, **overrides)
-    for rule in template["Rules"].values():
-        assert all(evaluator.evaluate(a["Assert"]) for a in rule["Assertions"])
+    assert evaluator.failed_rules() == []
+    assert evaluator.resources(), "the example creates nothing"
 
 
-def test_outputs_cover_what_users_and_tests_need(template: dict[str, Any]) -> None:
-    """Given the template's outputs
-    When listing them
-    Then every documented output exists and has a description."""
+@pytest.mark.parametrize("mode", MODES)
+def test_outputs_cover_what_users_and_tests_need(template: dict[str, Any], mode: str) -> None:
+    """Given the template's outputs, in each mode
+    When evaluating them
+    Then every documented output exists and has a description, the bucket is named in both
+    bucket modes, and the rule's and the distribution's outputs exist exactly when they do."""
     outputs = template["Outputs"]
+    evaluator = _mode(template, mode)
 
-    assert set(outputs) >= REQUIRED_OUTPUTS
-    for name in REQUIRED_OUTPUTS:
+    values = evaluator.outputs()
+
+    assert set(values) >= REQUIRED_OUTPUTS
+    for name in outputs:
         assert str(outputs[name].get("Description", "")).strip(), name
+    if evaluator.condition("CreatesBucket"):
+        assert values["BucketName"] == "<OriginBucket>"
+        assert template["Resources"]["OriginBucket"]["Properties"]["BucketName"] == {
+            "Ref": "BucketName"
+        }
+        assert "ObjectEventsRuleArn" not in values
+    else:
+        assert values["BucketName"] == BUCKET
+        assert values["ObjectEventsRuleArn"] == "<ObjectEventsRule.Arn>"
+    if evaluator.condition("CreatesDistribution"):
+        assert values["DistributionId"] == CREATED_DISTRIBUTION
+        assert values["DistributionDomainName"] == "<SiteDistribution.DomainName>"
+    else:
+        assert not {"DistributionId", "DistributionDomainName"} & set(values)
+
+
+# Refused by the Rules, but the conditions must not depend on that: a distribution requested in
+# front of an existing bucket must still never be created (it would reference no bucket).
+REFUSED_DISTRIBUTION = {"CreateBucket": "false", "CreateDistribution": "true"}
+
+
+@pytest.mark.parametrize("translated", [False, True], ids=["template", "translated"])
+@pytest.mark.parametrize("options", [{}, ALL_OPTIONS], ids=["defaults", "all-options"])
+@pytest.mark.parametrize("mode", [*MODES, "refused-distribution"])
+def test_every_reference_names_a_resource_created_in_the_same_mode(
+    template: dict[str, Any], mode: str, options: dict[str, str], translated: bool
+) -> None:
+    """Given each mode (and a distribution requested for an existing bucket, which the Rules
+    refuse), with every optional feature off and on, as written and as SAM translates it
+    When evaluating every created resource's properties and DependsOn, and every output
+    Then each Ref, Fn::GetAtt and ${...} names a resource that is created too (the evaluator
+    raises otherwise: CloudFormation would refuse the stack)."""
+    values = MODES.get(mode, REFUSED_DISTRIBUTION) | options
+    # samtranslator keeps the conditions: the translation of any mode serves the refused one.
+    source = _translated(mode if mode in MODES else "existing-bucket") if translated else template
+    evaluator = _evaluator(source, **values)
+
+    resources = evaluator.resources()
+    outputs = evaluator.outputs()
+
+    assert {"InvalidationQueue", "BatcherEventSource", "NotificationTopic"} <= set(resources)
+    assert set(outputs) >= REQUIRED_OUTPUTS
 
 
 # ----------------------------------------------------------------------------- the real linter

@@ -983,32 +983,33 @@ def test_created_distribution_reads_the_bucket_through_origin_access_control(
 
 @pytest.mark.parametrize("mode", ["created-bucket", "created-bucket-and-distribution",
                                   "created-distribution-and-ids"])  # fmt: skip
-def test_bucket_policy_lets_only_the_created_distribution_read(
+def test_bucket_policy_lets_only_the_served_distributions_read(
     template: dict[str, Any], mode: str
 ) -> None:
     """Given a created bucket, with or without the created distribution
     When evaluating the bucket's policy
-    Then its only Allow is CloudFront reading objects for that one distribution (none without a
-    distribution), nothing is allowed to everyone, and transport without TLS is denied."""
+    Then its only Allow is CloudFront reading objects on behalf of exactly the distributions the
+    stack serves (the created one and DistributionIds), nothing is allowed to everyone, and
+    transport without TLS is denied."""
     evaluator = _mode(template, mode)
     _, statements = _the_policy_of(evaluator, "AWS::S3::Bucket", "OriginBucket")
+    served = [i for i in evaluator.evaluate({"Ref": "DistributionIds"}) if i]
+    if evaluator.condition("CreatesDistribution"):
+        served.append(CREATED_DISTRIBUTION)
 
     allow = [s for s in statements if s["Effect"] == "Allow"]
 
-    if evaluator.condition("CreatesDistribution"):
-        ((sid, statement),) = [(s.get("Sid"), s) for s in allow]
-        assert statement == {
-            "Sid": sid,
-            "Effect": "Allow",
-            "Principal": {"Service": "cloudfront.amazonaws.com"},
-            "Action": "s3:GetObject",
-            "Resource": "<OriginBucket.Arn>/*",
-            "Condition": {
-                "StringEquals": {"AWS:SourceArn": _distribution_arns([CREATED_DISTRIBUTION])[0]}
-            },
-        }
-    else:
-        assert allow == []
+    ((sid, statement),) = [(s.get("Sid"), s) for s in allow]
+    source_arns = statement["Condition"]["StringEquals"]["AWS:SourceArn"]
+    assert sorted(as_list(source_arns)) == _distribution_arns(served)
+    assert statement == {
+        "Sid": sid,
+        "Effect": "Allow",
+        "Principal": {"Service": "cloudfront.amazonaws.com"},
+        "Action": "s3:GetObject",
+        "Resource": "<OriginBucket.Arn>/*",
+        "Condition": {"StringEquals": {"AWS:SourceArn": source_arns}},
+    }
     assert not any(_is_everyone(s.get("Principal")) for s in allow)
     assert any(s["Effect"] == "Deny" and s["Condition"] == TLS_ONLY for s in statements)
 

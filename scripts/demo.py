@@ -66,6 +66,7 @@ class Options:
     time_scale: float
     timeout_seconds: float
     verbose: bool
+    mode: str = "created"
 
 
 # ------------------------------------------------------------------------------------ output
@@ -279,6 +280,8 @@ def _record_keys(body: str) -> list[str]:
         document = json.loads(body)
     except json.JSONDecodeError:
         return []
+    if isinstance(document, dict) and document.get("source") == "aws.s3":  # through EventBridge
+        return [str(document.get("detail", {}).get("object", {}).get("key", ""))]
     records = document.get("Records", []) if isinstance(document, dict) else []
     return [r["s3"]["object"]["key"] for r in records if isinstance(r, dict) and "s3" in r]
 
@@ -422,7 +425,7 @@ def run(options: Options) -> None:
         invalidations = report_invalidations(cloudfront_fake, cloudfront, timeline, uploaded)
         for batch in batches:
             report_batch_result(batch, timeline)
-        _show_logs(logs, options, timeline)
+        show_logs(logs, options, timeline)
 
         executions = tracker_executions(sfn, stack.outputs["StateMachineArn"], len(invalidations))
         for execution_arn in executions:
@@ -432,7 +435,7 @@ def run(options: Options) -> None:
     timeline.say("done: every upload was invalidated and the invalidation reported COMPLETED")
 
 
-def _show_logs(logs: io.StringIO, options: Options, timeline: Timeline) -> None:
+def show_logs(logs: io.StringIO, options: Options, timeline: Timeline) -> None:
     lines = logs.getvalue().splitlines()
     if options.verbose:
         timeline.say(f"batcher output ({len(lines)} lines):")
@@ -459,6 +462,13 @@ def parse_options(argv: Sequence[str] | None) -> Options:
     )
     parser.add_argument("--timeout-seconds", type=float, default=45.0, help="per waiting step")
     parser.add_argument("--verbose", action="store_true", help="show the batcher's log output")
+    parser.add_argument(
+        "--mode",
+        choices=["created", "existing"],
+        default="created",
+        help="created: the stack creates the bucket; existing: it attaches to a bucket that"
+        " already has another tool's notifications, through EventBridge",
+    )
     args = parser.parse_args(argv)
     return Options(
         debounce_seconds=args.debounce_seconds,
@@ -469,6 +479,7 @@ def parse_options(argv: Sequence[str] | None) -> Options:
         time_scale=args.time_scale,
         timeout_seconds=args.timeout_seconds,
         verbose=args.verbose,
+        mode=args.mode,
     )
 
 
@@ -477,7 +488,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     use_fake_aws_credentials()
     started = time.monotonic()
     try:
-        run(options)
+        if options.mode == "existing":
+            from scripts.demo_existing import run_existing
+
+            run_existing(options)
+        else:
+            run(options)
     except DemoError as exc:
         print(f"\ndemo FAILED: {exc}", file=sys.stderr)
         return 1

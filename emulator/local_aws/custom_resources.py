@@ -16,6 +16,7 @@ on, so it reads the bucket's EventBridge delivery as AWS reports it.
 
 from __future__ import annotations
 
+import io
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -59,6 +60,7 @@ class CustomResourceAnswer:
     physical_id: str
     data: Mapping[str, Any]
     document: Mapping[str, Any]
+    logs: str = ""  # what the handler printed (its CloudWatch Logs on AWS)
 
 
 @dataclass(frozen=True)
@@ -104,7 +106,8 @@ def request(
             event["PhysicalResourceId"] = resource.physical_id
         if old_properties is not None:
             event["OldResourceProperties"] = dict(old_properties)
-        function = LocalFunction(resource.function, region=region)
+        logs = io.StringIO()
+        function = LocalFunction(resource.function, region=region, log_sink=logs)
         try:
             with faithful_bucket_notifications():
                 function(event, function.new_context())
@@ -113,7 +116,8 @@ def request(
             if not server.requests:
                 raise StackDeployError(
                     f"{resource.logical_id}: the handler raised {exc!r} without answering "
-                    "CloudFormation (the stack would wait an hour)"
+                    f"CloudFormation (the stack would wait an hour); its output:\n"
+                    f"{logs.getvalue()}"
                 ) from exc
     finally:
         server.stop()
@@ -135,4 +139,5 @@ def request(
         physical_id=str(document.get("PhysicalResourceId", "")),
         data=dict(document.get("Data") or {}),
         document=document,
+        logs=logs.getvalue(),
     )

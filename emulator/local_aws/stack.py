@@ -403,7 +403,8 @@ def _create_custom_resources(
         answer = request(pending, "Create", stack_id=stack_id, region=session.region_name or "")
         if answer.status != "SUCCESS":
             raise StackDeployError(
-                f"{logical_id} failed: {answer.reason} (CloudFormation would roll back)"
+                f"{logical_id} failed: {answer.reason} (CloudFormation would roll back);"
+                f" its output:\n{answer.logs}"
             )
         created.append(
             CustomResource(

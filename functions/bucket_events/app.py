@@ -27,10 +27,12 @@ from cfinvalidator.eventbridge_switch import Dependencies, fallback_physical_id,
 from cfinvalidator.observability import logger
 
 # S3 calls are retried by eventbridge_switch (backoff with jitter, bounded by the remaining
-# time), so botocore must not retry them as well. Its timeouts bound one call; the retry loop
-# keeps eventbridge_switch.RESERVE_SECONDS for them.
+# time), so botocore must not retry them as well: one attempt in all. (``total_max_attempts``,
+# not ``max_attempts``: in a client Config, botocore reads ``max_attempts`` as the number of
+# RETRIES and adds one.) The timeouts bound one call; the retry loop keeps
+# eventbridge_switch.RESERVE_SECONDS for it.
 S3_CONFIG = BotoConfig(
-    retries={"mode": "standard", "max_attempts": 1}, connect_timeout=3, read_timeout=10
+    retries={"mode": "standard", "total_max_attempts": 1}, connect_timeout=3, read_timeout=10
 )
 
 

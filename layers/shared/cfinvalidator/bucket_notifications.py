@@ -31,6 +31,8 @@ Known limits of stateless ownership
     - A repeated delivery of a Create after the first one had written EventBridge on finds it on
       and answers "already on": the stack then leaves EventBridge on when it is deleted. Leaving
       it on is the safe direction; switching off what another tool switched on would not be.
+    - A Create whose write was already on its way when the timeout guard answered FAILED (see
+      ``custom_resource``) may leave EventBridge on under a "not switched on" id: same direction.
 """
 
 from __future__ import annotations

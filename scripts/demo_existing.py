@@ -91,11 +91,9 @@ def prepare_bucket(timeline: Timeline) -> dict[str, Any]:
 def notification_configuration() -> dict[str, Any]:
     import boto3
 
-    from emulator.local_aws.s3_notifications import faithful_bucket_notifications
+    from emulator.local_aws.s3_notifications import read_notification_configuration
 
-    with faithful_bucket_notifications():
-        answer = boto3.client("s3").get_bucket_notification_configuration(Bucket=BUCKET)
-    return {key: value for key, value in answer.items() if key != "ResponseMetadata"}
+    return read_notification_configuration(boto3.client("s3"), BUCKET)
 
 
 def describe_configuration(configuration: dict[str, Any]) -> str:

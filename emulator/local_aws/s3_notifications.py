@@ -15,7 +15,7 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
-__all__ = ["faithful_bucket_notifications"]
+__all__ = ["faithful_bucket_notifications", "read_notification_configuration"]
 
 _lock = threading.Lock()
 _depth = 0
@@ -61,3 +61,10 @@ def faithful_bucket_notifications() -> Iterator[None]:
             if _depth == 0:
                 S3Response.get_bucket_notification = _original  # type: ignore[method-assign]
                 _original = None
+
+
+def read_notification_configuration(s3: Any, bucket: str) -> dict[str, Any]:
+    """The bucket's notification configuration as AWS answers it (ResponseMetadata left out)."""
+    with faithful_bucket_notifications():
+        answer = s3.get_bucket_notification_configuration(Bucket=bucket)
+    return {key: value for key, value in answer.items() if key != "ResponseMetadata"}

@@ -24,10 +24,11 @@ from cfinvalidator.config import Config
 from cfinvalidator.observability import logger, metrics
 from cfinvalidator.service import Ports, SqsMessage, process_batch
 
-_RETRIES = BotoConfig(retries={"mode": "standard", "max_attempts": 5})
+_RETRIES = BotoConfig(retries={"mode": "standard", "total_max_attempts": 5})
 # CloudFront calls are retried by the service (backoff with jitter, bounded by the remaining
 # time), so botocore must not retry them as well.
-_NO_RETRIES = BotoConfig(retries={"mode": "standard", "max_attempts": 1})
+# In a client Config, max_attempts counts retries; total_max_attempts counts every attempt.
+_NO_RETRIES = BotoConfig(retries={"mode": "standard", "total_max_attempts": 1})
 
 
 @cache

@@ -4,7 +4,7 @@ and every answer PUT to a real HTTP server on 127.0.0.1 that records it.
 The bucket already has two notification configurations of another tool: a queue (prefix filter)
 and a topic (suffix filter), both real in moto with policies admitting S3. moto 5.2 stores
 ``EventBridgeConfiguration`` but leaves it out of GetBucketNotificationConfiguration, which AWS
-returns; ``FaithfulNotifications`` puts it back from moto's own store, so the handler reads what
+returns; the emulator's ``faithful_bucket_notifications`` puts it back, so the handler reads what
 AWS would answer. Time is a ManualClock shared by the Lambda context and the retries' sleep: no
 test waits on, or depends on, the speed of the machine (the timeout guard's test waits for
 events, with a generous bound).
@@ -26,7 +26,6 @@ import boto3
 import pytest
 from botocore.awsrequest import AWSResponse, HTTPHeaders
 from moto import mock_aws
-from moto.s3.models import s3_backends
 from mypy_boto3_s3 import S3Client
 from mypy_boto3_s3.type_defs import NotificationConfigurationTypeDef
 
@@ -38,14 +37,15 @@ from cfinvalidator.ports import NotificationDocument
 from cfinvalidator.retry import Backoff
 from emulator.local_aws.clock import ManualClock
 from emulator.local_aws.lambda_context import FakeLambdaContext
-from tests.factories import load_event
-from tests.response_server import (
+from emulator.local_aws.response_server import (
     RESPONSE_PATH,
     SIGNED_QUERY,
     RecordedRequest,
     ResponseServer,
     running_response_server,
 )
+from emulator.local_aws.s3_notifications import faithful_bucket_notifications
+from tests.factories import load_event
 
 HANDLER_PATH = Path(__file__).resolve().parents[2] / "functions" / "bucket_events" / "app.py"
 REGION = "us-east-1"
@@ -67,22 +67,10 @@ def load_handler() -> ModuleType:
     return module
 
 
-class FaithfulNotifications(Boto3BucketNotificationsApi):
-    """The real adapter, with the EventBridgeConfiguration moto leaves out of its answer."""
-
-    def read(self, bucket: str) -> NotificationDocument:
-        document = dict(super().read(bucket))
-        stored = s3_backends[DEFAULT_ACCOUNT_ID]["aws"].get_bucket(bucket)
-        configuration = stored.notification_configuration
-        if configuration is not None and configuration.event_bridge is not None:
-            document[EVENTBRIDGE_KEY] = dict(configuration.event_bridge)
-        return document
-
-
 @dataclass
 class Stack:
     s3: S3Client  # the handler's client (hooks registered on it reach the handler only)
-    notifications: FaithfulNotifications
+    notifications: Boto3BucketNotificationsApi
     server: ResponseServer
     clock: ManualClock
     handler: ModuleType
@@ -215,7 +203,7 @@ def _other_tools_configuration(queue_arn: str, topic_arn: str) -> NotificationCo
 
 @pytest.fixture
 def stack(monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack]:
-    with mock_aws(), running_response_server() as server:
+    with mock_aws(), faithful_bucket_notifications(), running_response_server() as server:
         setup = boto3.client("s3", region_name=REGION)
         for name in (BUCKET, OTHER_BUCKET):
             setup.create_bucket(Bucket=name)
@@ -227,7 +215,7 @@ def stack(monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack]:
         )
         handler = load_handler()
         s3 = boto3.client("s3", region_name=REGION, config=handler.S3_CONFIG)
-        notifications = FaithfulNotifications(s3)
+        notifications = Boto3BucketNotificationsApi(s3)
         clock = ManualClock()
         dependencies = Dependencies(notifications, clock.sleep, random.Random(11))
         monkeypatch.setattr(handler, "_dependencies", lambda: dependencies)

@@ -10,7 +10,7 @@ import pytest
 
 from cfinvalidator.adapters.cloudformation import ATTEMPTS, UrllibResponder
 from cfinvalidator.errors import CustomResourceResponseError
-from tests.response_server import (
+from emulator.local_aws.response_server import (
     RESPONSE_PATH,
     SIGNED_QUERY,
     ResponseServer,

@@ -25,7 +25,7 @@ from emulator.local_aws.distributions import OriginSpec, create_distribution
 from emulator.local_aws.lambda_context import LocalFunction
 from emulator.local_aws.poller import BatchRecord, PollerSettings, SqsEventSourcePoller
 from emulator.local_aws.s3_events import FaithfulS3Events
-from emulator.local_aws.s3_notifications import faithful_bucket_notifications
+from emulator.local_aws.s3_notifications import read_notification_configuration
 from emulator.local_aws.stack import delete_stack, deploy_stack
 
 pytestmark = pytest.mark.slow
@@ -69,10 +69,7 @@ def _depth(queue_url: str) -> int:
 
 
 def notification_config() -> dict[str, Any]:
-    with faithful_bucket_notifications():
-        config = boto3.client("s3").get_bucket_notification_configuration(Bucket=BUCKET)
-    config.pop("ResponseMetadata", None)
-    return dict(config)
+    return read_notification_configuration(boto3.client("s3"), BUCKET)
 
 
 def _other_tools_notifications() -> dict[str, Any]:

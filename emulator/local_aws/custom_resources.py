@@ -16,18 +16,25 @@ on, so it reads the bucket's EventBridge delivery as AWS reports it.
 
 from __future__ import annotations
 
+import copy
 import io
 import uuid
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
-from emulator.local_aws.deployed import DeployedFunction, StackDeployError
+from emulator.local_aws.deployed import DeployedFunction, StackDeployError, StackResource
 from emulator.local_aws.lambda_context import LocalFunction
 from emulator.local_aws.response_server import ResponseServer
 from emulator.local_aws.s3_notifications import faithful_bucket_notifications
 
-__all__ = ["CustomResource", "CustomResourceAnswer", "request", "take_custom_resources"]
+__all__ = [
+    "CustomResource",
+    "CustomResourceAnswer",
+    "create_custom_resources",
+    "request",
+    "take_custom_resources",
+]
 
 RequestType = Literal["Create", "Update", "Delete"]
 
@@ -141,3 +148,41 @@ def request(
         document=document,
         logs=logs.getvalue(),
     )
+
+
+def create_custom_resources(
+    cfn_template: Mapping[str, Any],
+    resources: Mapping[str, StackResource],
+    resolve: Callable[[Any], Any],
+    *,
+    stack_id: str,
+    region: str,
+    describe: Callable[[str], DeployedFunction],
+) -> tuple[CustomResource, ...]:
+    """Send each custom resource whose condition holds its Create request, in template order;
+    ``describe`` reads a deployed function back by logical ID. A FAILED answer raises
+    StackDeployError (CloudFormation would roll back), with the handler's output."""
+    functions = {
+        resource.physical_id: logical_id
+        for logical_id, resource in resources.items()
+        if resource.resource_type == "AWS::Lambda::Function"
+    }
+    created: list[CustomResource] = []
+    for logical_id, resource in take_custom_resources(copy.deepcopy(dict(cfn_template))).items():
+        condition = resource.get("Condition")
+        if condition is not None and not resolve({"Fn::If": [condition, True, False]}):
+            continue
+        properties = resolve(resource.get("Properties", {}))
+        token = str(properties.get("ServiceToken", ""))
+        function_id = functions.get(token.rsplit(":", 1)[-1])
+        if function_id is None:
+            raise StackDeployError(f"{logical_id}: ServiceToken {token!r} is no function here")
+        pending = CustomResource(logical_id, resource["Type"], properties, describe(function_id))
+        answer = request(pending, "Create", stack_id=stack_id, region=region)
+        if answer.status != "SUCCESS":
+            raise StackDeployError(
+                f"{logical_id} failed: {answer.reason} (CloudFormation would roll back);"
+                f" its output:\n{answer.logs}"
+            )
+        created.append(replace(pending, physical_id=answer.physical_id, data=answer.data))
+    return tuple(created)

@@ -194,6 +194,27 @@ class MotoGaps:
             )
         return applied
 
+    def apply_topic_policies(self) -> list[StackResource]:
+        # moto's CloudFormation has no AWS::SNS::TopicPolicy model. moto does not enforce topic
+        # policies, but setting them keeps the topic's Policy attribute as on AWS.
+        # AWS::S3::BucketPolicy is left out on purpose (it stays in not_emulated): moto enforces
+        # bucket policies and treats every mocked request as not using TLS, so the bucket's
+        # TLS-only deny would refuse every upload. tests/template/ checks that policy instead.
+        sns = self.session.client("sns")
+        applied: list[StackResource] = []
+        for logical_id, properties in created_resources(
+            self.cfn_template, "AWS::SNS::TopicPolicy", self.resolve
+        ):
+            document = json.dumps(self.resolve(properties["PolicyDocument"]))
+            for topic_arn in self.resolve(properties["Topics"]):
+                sns.set_topic_attributes(
+                    TopicArn=topic_arn, AttributeName="Policy", AttributeValue=document
+                )
+            applied.append(
+                StackResource(logical_id, "AWS::SNS::TopicPolicy", self._name(logical_id))
+            )
+        return applied
+
     def apply_alarms(self) -> list[StackResource]:
         # moto's CloudFormation has no AWS::CloudWatch::Alarm model; PutMetricAlarm takes the
         # same property names.

@@ -43,7 +43,11 @@ from typing import TYPE_CHECKING, Any, cast
 import boto3
 from botocore.exceptions import ClientError
 
-from emulator.local_aws.custom_resources import CustomResource, request, take_custom_resources
+from emulator.local_aws.custom_resources import (
+    create_custom_resources,
+    request,
+    take_custom_resources,
+)
 from emulator.local_aws.deployed import (
     DeployedFunction,
     DeployedStack,
@@ -347,12 +351,23 @@ def deploy_stack(
         )
         # Before the bucket notifications: their s3:TestEvent must reach a queue nobody polls yet.
         gaps.disable_moto_poller(function)
-        completed = [*gaps.apply_queue_policies(), *gaps.apply_alarms()]
+        completed = [
+            *gaps.apply_queue_policies(),
+            *gaps.apply_topic_policies(),
+            *gaps.apply_alarms(),
+        ]
         resources.update({r.logical_id: r for r in completed})
         gaps.register_state_machines()
         notifications = gaps.apply_bucket_notifications()
-        custom = _create_custom_resources(
-            session, cfn_template, resources, packager.local_sources, resolve, stack_id
+        custom = create_custom_resources(
+            cfn_template,
+            resources,
+            resolve,
+            stack_id=stack_id,
+            region=region,
+            describe=lambda logical_id: _describe_function(
+                session, logical_id, resources, packager.local_sources, cfn_template
+            ),
         )
         resources.update(
             {
@@ -373,45 +388,6 @@ def deploy_stack(
         not_emulated=_not_emulated(cfn_template, resources, resolve),
         custom_resources=custom,
     )
-
-
-def _create_custom_resources(
-    session: boto3.Session,
-    cfn_template: Mapping[str, Any],
-    resources: Mapping[str, StackResource],
-    local_sources: Mapping[str, Path],
-    resolve: Callable[[Any], Any],
-    stack_id: str,
-) -> tuple[CustomResource, ...]:
-    """Send each custom resource whose condition holds its Create request, in template order."""
-    functions = {
-        resources[logical_id].physical_id: logical_id
-        for logical_id, _ in created_resources(cfn_template, "AWS::Lambda::Function", resolve)
-    }
-    created: list[CustomResource] = []
-    for logical_id, resource in take_custom_resources(copy.deepcopy(dict(cfn_template))).items():
-        condition = resource.get("Condition")
-        if condition is not None and not resolve({"Fn::If": [condition, True, False]}):
-            continue
-        properties = resolve(resource.get("Properties", {}))
-        token = str(properties.get("ServiceToken", ""))
-        function_id = functions.get(token.rsplit(":", 1)[-1])
-        if function_id is None:
-            raise StackDeployError(f"{logical_id}: ServiceToken {token!r} is no function here")
-        function = _describe_function(session, function_id, resources, local_sources, cfn_template)
-        pending = CustomResource(logical_id, resource["Type"], properties, function)
-        answer = request(pending, "Create", stack_id=stack_id, region=session.region_name or "")
-        if answer.status != "SUCCESS":
-            raise StackDeployError(
-                f"{logical_id} failed: {answer.reason} (CloudFormation would roll back);"
-                f" its output:\n{answer.logs}"
-            )
-        created.append(
-            CustomResource(
-                logical_id, resource["Type"], properties, function, answer.physical_id, answer.data
-            )
-        )
-    return tuple(created)
 
 
 def delete_stack(

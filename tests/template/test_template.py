@@ -916,6 +916,7 @@ def test_bucket_event_bridge_custom_resource_names_the_bucket(template: dict[str
     assert set(custom) == {"BucketEventBridge"}
     assert custom["BucketEventBridge"]["Properties"] == {
         "ServiceToken": "<BucketEventsFunction.Arn>",
+        "ServiceTimeout": 300,
         "BucketName": BUCKET,
     }
 

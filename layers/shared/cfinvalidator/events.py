@@ -14,6 +14,10 @@ Only created and removed objects become events; other kinds (restore, tagging, A
 class...) are counted as ignored, never rejected. See docs/aws-behaviour.md ("S3 event
 notifications", "S3 to EventBridge").
 
+One piece, though over 400 lines: the fast readers at the end must give exactly the walk's
+answers (tests/unit/test_events_fast_paths.py checks it), which is easiest to keep true, and to
+review, with the walk and the readers side by side.
+
 Powertools offers pydantic models for these shapes; this module parses by hand instead, because
 the handler must stay cheap to cold-start (pydantic is the largest import in the parser
 utility) and the subset of fields used is small. Every field read is checked: a required field

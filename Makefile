@@ -37,7 +37,7 @@ lint: setup
 	$(VENV)/bin/ruff format --check .
 
 typecheck: setup
-	$(VENV)/bin/mypy layers/shared functions emulator scripts tests
+	$(VENV)/bin/mypy layers/shared functions cfinv emulator scripts tests
 
 template: setup
 	$(VENV)/bin/sam validate --lint --template template.yaml
@@ -71,7 +71,7 @@ bench: setup
 # boto3 and botocore are shipped in the layer on purpose: the handler then runs on the SDK the
 # tests ran on, not on whichever version the Lambda runtime bundles.
 layer-requirements: $(UV)
-	$(UV) export --frozen --no-dev --no-hashes --no-emit-project --no-header --no-annotate \
+	$(UV) export --frozen --only-group layer --no-hashes --no-emit-project --no-header --no-annotate \
 		> layers/shared/requirements.txt
 
 clean:

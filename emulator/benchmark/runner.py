@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from typing import Final
 
 from cfinvalidator.paths import paths_for_key
-from cfinvalidator.service import rules_from
+from cfinvalidator.planning import rules_from
 from emulator.benchmark.strategies import Everything, PerBatch, PerObject
 from emulator.benchmark.workloads import Workload
 from emulator.simulation.engine import Simulation

@@ -31,7 +31,8 @@ from moto.cloudfront.exceptions import NoSuchDistribution
 from cfinvalidator.errors import MalformedEventError
 from cfinvalidator.events import parse_message
 from cfinvalidator.paths import paths_for_key
-from cfinvalidator.service import SqsMessage, rules_from
+from cfinvalidator.planning import rules_from
+from cfinvalidator.service import SqsMessage
 from emulator.local_aws.cloudfront import MAX_IN_PROGRESS_FILES
 from emulator.local_aws.cloudfront_errors import CloudFrontError
 from emulator.simulation.handler import SimContext

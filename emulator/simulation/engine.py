@@ -21,7 +21,8 @@ from moto.moto_api._internal import mock_random
 
 from cfinvalidator.adapters.cloudfront import Boto3InvalidationApi
 from cfinvalidator.config import Config
-from cfinvalidator.service import Ports, SqsMessage, rules_from
+from cfinvalidator.planning import rules_from
+from cfinvalidator.service import Ports, SqsMessage
 from emulator.local_aws.clock import ManualClock
 from emulator.local_aws.cloudfront import (
     MAX_IN_PROGRESS_FILES,

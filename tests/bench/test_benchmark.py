@@ -10,7 +10,7 @@ import pytest
 
 from cfinvalidator.config import Config
 from cfinvalidator.paths import paths_for_key
-from cfinvalidator.service import rules_from
+from cfinvalidator.planning import rules_from
 from emulator.benchmark.handler_figures import (
     ENVIRONMENT,
     BatchFigures,

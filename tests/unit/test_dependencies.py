@@ -15,18 +15,28 @@ import pytest
 SHARED = Path(__file__).resolve().parents[2] / "layers" / "shared"
 PACKAGE = SHARED / "cfinvalidator"
 # Higher imports lower (or the same tier), never the other way: handler -> service -> planning
-# -> ledger/collapse/events/retry/config/observability/adapters/origins -> ports/payloads/paths ->
-# quotas/errors.
+# -> ledger/collapse/events/retry/config/observability/adapters/origins/history ->
+# ports/payloads/paths/on_demand -> quotas/errors.
 TIERS = {
     "service": 5,
     "planning": 4,
     "eventbridge_switch": 4,  # the custom resource's work (functions/bucket_events)
     **dict.fromkeys(
-        ("ledger", "collapse", "events", "retry", "config", "observability", "adapters", "origins"),
+        (
+            "ledger",
+            "collapse",
+            "events",
+            "retry",
+            "config",
+            "observability",
+            "adapters",
+            "origins",
+            "history",
+        ),
         3,
     ),
     **dict.fromkeys(("bucket_notifications", "custom_resource"), 3),
-    **dict.fromkeys(("ports", "payloads", "paths"), 2),
+    **dict.fromkeys(("ports", "payloads", "paths", "on_demand"), 2),
     **dict.fromkeys(("quotas", "errors"), 1),
 }
 # custom_resource and eventbridge_switch log through observability (Powertools), as service does.

@@ -8,7 +8,8 @@ Handled bodies:
   target is the queue): the body is the EventBridge event itself (``"source": "aws.s3"``,
   ``"detail-type": "Object Created"``, bucket and key under ``detail``), one object per body,
   the key raw (see ``_eventbridge_key``), ``time`` to the second (see ``_eventbridge_time``);
-- any of those wrapped in an SNS envelope (S3 -> SNS -> SQS fan-out without raw delivery).
+- any of those wrapped in an SNS envelope (S3 -> SNS -> SQS fan-out without raw delivery);
+- an on-demand request (``cfinv invalidate``), read by ``cfinvalidator.on_demand``.
 
 Only created and removed objects become events; other kinds (restore, tagging, ACL, storage
 class...) are counted as ignored, never rejected. See docs/aws-behaviour.md ("S3 event
@@ -40,6 +41,7 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from cfinvalidator.errors import MalformedEventError
+from cfinvalidator.on_demand import RequestedPath, is_request, parse_request
 from cfinvalidator.paths import decode_event_key
 
 ChangeKind = Literal["created", "removed"]
@@ -95,6 +97,7 @@ class ParsedMessage:
     events: tuple[ObjectEvent, ...]
     is_test_event: bool = False
     ignored_records: int = 0  # S3 records of other kinds (restore, tagging...): nothing to do
+    requested: tuple[RequestedPath, ...] = ()  # an on-demand request's paths
 
 
 def _field(mapping: Any, *names: str) -> Any:
@@ -178,6 +181,8 @@ def _parse_document(message_id: str, document: Any, *, enveloped: bool) -> Parse
         return _parse_document(message_id, _loads(inner), enveloped=True)
     if _is_eventbridge(document):
         return _parse_eventbridge(message_id, document)
+    if is_request(document):
+        return ParsedMessage(message_id, events=(), requested=parse_request(message_id, document))
     records = document.get("Records")
     if not isinstance(records, list) or not records:
         raise MalformedEventError("body has no S3 Records")
@@ -456,7 +461,7 @@ def _plain_document(message_id: str, document: Any) -> ParsedMessage | None:
     """S3 ``Records`` of created or removed objects, read from the decoded body."""
     if not isinstance(document, dict) or "Event" in document or "Type" in document:
         return None
-    if _is_eventbridge(document):
+    if _is_eventbridge(document) or is_request(document):
         return None
     records = document.get("Records")
     if not isinstance(records, list) or not records:

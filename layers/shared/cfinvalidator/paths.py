@@ -104,6 +104,26 @@ def _encode(literal: str) -> str:
     return _TO_ENCODE.sub(_escape, literal)
 
 
+_ESCAPE = re.compile(r"%[0-9A-Fa-f]{2}")
+
+
+def as_cloudfront_path(path: str) -> str:
+    """``path`` with every character CloudFront needs encoded written as ``%XX``, the way
+    ``encode_viewer_key`` writes them; ``%XX`` escapes already there, a final ``*`` (the
+    wildcard) and ``~`` (which no path can name, encoded or not) are kept. A path already
+    written for CloudFront comes back unchanged."""
+    wildcard = path.endswith(WILDCARD)
+    body = path[:-1] if wildcard else path
+    pieces: list[str] = []
+    position = 0
+    for escape in _ESCAPE.finditer(body):
+        pieces.append(_encode(body[position : escape.start()]))
+        pieces.append(escape.group())
+        position = escape.end()
+    pieces.append(_encode(body[position:]))
+    return "".join(pieces) + (WILDCARD if wildcard else "")
+
+
 def encode_viewer_key(viewer_key: str) -> str:
     """The CloudFront path naming ``viewer_key`` exactly, or a wildcard covering it."""
     if len(viewer_key) < MAX_PATH_LENGTH and _PLAIN.fullmatch(viewer_key):

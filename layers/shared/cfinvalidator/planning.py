@@ -23,8 +23,12 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from cfinvalidator.collapse import Budget, CollapsePolicy, Selection, candidates, count
+from cfinvalidator.config import Config
 from cfinvalidator.events import ObjectEvent, ParsedMessage
 from cfinvalidator.ledger import DistributionState, KnownInvalidation
+from cfinvalidator.on_demand import RequestedPath
+from cfinvalidator.origins import KeyMapping
+from cfinvalidator.paths import PathRules
 from cfinvalidator.quotas import MAX_EXECUTION_NAME_LENGTH
 
 CALLER_REFERENCE_PREFIX = "cfinv-"
@@ -36,9 +40,10 @@ _EXECUTION_NAME_UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
 
 @dataclass(frozen=True, slots=True)
 class Change:
-    """One object event and every path viewers may request for it."""
+    """One object event and every path viewers may request for it, or one path of an
+    on-demand request (the same on every distribution)."""
 
-    event: ObjectEvent
+    event: ObjectEvent | RequestedPath
     paths: tuple[str, ...]
 
 
@@ -107,6 +112,24 @@ def execution_name(distribution_id: str, invalidation_id: str) -> str:
     return _EXECUTION_NAME_UNSAFE.sub("_", name)[:MAX_EXECUTION_NAME_LENGTH]
 
 
+def rules_from(config: Config) -> PathRules:
+    """The key prefix and index document; the origin path is the override, else the bucket root
+    (a discovered origin replaces it with its own)."""
+    return PathRules(
+        key_prefix=config.key_prefix,
+        origin_path=config.origin_path or "",
+        index_document=config.index_document,
+    )
+
+
+def policy_for(config: Config, mapping: KeyMapping) -> CollapsePolicy:
+    return CollapsePolicy(
+        threshold=config.collapse_threshold,
+        broadest_depth=config.broadest_wildcard_depth,
+        scope=mapping.scope,
+    )
+
+
 class KeyMapper(Protocol):
     """Maps a decoded key to its viewer paths: ``PathRules`` or ``origins.KeyMapping``."""
 
@@ -135,10 +158,12 @@ def accept_buckets(
 
 
 def map_changes(messages: Sequence[ParsedMessage], mapper: KeyMapper) -> Gathered:
-    """Every event's viewer paths through ``mapper``; keys it gives none are listed apart."""
+    """Every event's viewer paths through ``mapper``; keys it gives none are listed apart.
+    Requested paths are taken as they are: the user named the paths themselves."""
     changes: list[Change] = []
     out_of_scope: dict[str, None] = {}
     for message in messages:
+        changes.extend(Change(requested, (requested.path,)) for requested in message.requested)
         for event in message.events:
             paths = mapper.paths_for(event.key)
             if paths:
@@ -207,7 +232,7 @@ def _split_covered(
 
 def _note_reuse(
     reused: dict[str, tuple[KnownInvalidation, set[str], set[str]]],
-    event: ObjectEvent,
+    event: ObjectEvent | RequestedPath,
     covering: Iterable[KnownInvalidation],
 ) -> None:
     """A redelivered event covered by invalidations of ours: their trackers serve it."""

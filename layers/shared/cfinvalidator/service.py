@@ -41,10 +41,10 @@ from cfinvalidator.errors import (
     TrackingError,
 )
 from cfinvalidator.events import ParsedMessage, parse_message
-from cfinvalidator.ledger import DistributionState, KnownInvalidation, is_in_progress
+from cfinvalidator.history import read_history
+from cfinvalidator.ledger import DistributionState
 from cfinvalidator.observability import logger, metrics
 from cfinvalidator.origins import KeyMapping, OriginDirectory, fixed_mapping, mapping_for
-from cfinvalidator.paths import PathRules
 from cfinvalidator.payloads import (
     failed_notification,
     failed_notification_attributes,
@@ -61,6 +61,8 @@ from cfinvalidator.planning import (
     execution_name,
     map_changes,
     plan_distribution,
+    policy_for,
+    rules_from,
 )
 from cfinvalidator.ports import (
     DeadLetter,
@@ -79,14 +81,6 @@ from cfinvalidator.retry import (
     is_throttling,
 )
 
-# In-progress invalidations older than this are assumed complete (AWS quotes seconds; the tail
-# is minutes). Listing stops there, or after MAX_LIST_PAGES pages of 100 (the adapter pages).
-IN_PROGRESS_LOOKBACK = timedelta(hours=1)
-MAX_LIST_PAGES = 10
-# GetInvalidation calls per distribution per invocation. Beyond it (a distribution where another
-# tool keeps hundreds of one-path invalidations in progress), each unread in-progress
-# invalidation is assumed to hold one file path, and none counts as coverage.
-MAX_DETAIL_READS = 100
 # Between Lambda's clock and CloudFront's, for telling a new invalidation from a returned one.
 CLOCK_SKEW = timedelta(seconds=1)
 
@@ -163,24 +157,6 @@ class BatchOutcome:
         return [{"itemIdentifier": mid} for mid in order if mid in self.failed]
 
 
-def rules_from(config: Config) -> PathRules:
-    """The key prefix and index document; the origin path is the override, else the bucket root
-    (a discovered origin replaces it with its own)."""
-    return PathRules(
-        key_prefix=config.key_prefix,
-        origin_path=config.origin_path or "",
-        index_document=config.index_document,
-    )
-
-
-def policy_for(config: Config, mapping: KeyMapping) -> CollapsePolicy:
-    return CollapsePolicy(
-        threshold=config.collapse_threshold,
-        broadest_depth=config.broadest_wildcard_depth,
-        scope=mapping.scope,
-    )
-
-
 class _Batch:
     """Per-record verdicts, and what each record carried (its keys name it in FAILED
     notifications)."""
@@ -203,8 +179,11 @@ class _Batch:
                 self.verdicts[message_id] = Verdict(fate, code, reason, distribution)
 
     def keys_of(self, message_ids: Collection[str]) -> set[str]:
-        """The keys of the events these records carried."""
-        return {e.key for p in self.parsed if p.message_id in message_ids for e in p.events}
+        """The keys of the events these records carried (the paths, for on-demand requests)."""
+        parsed = [p for p in self.parsed if p.message_id in message_ids]
+        return {e.key for p in parsed for e in p.events} | {
+            r.path for p in parsed for r in p.requested
+        }
 
     def judge_error(self, message_ids: Iterable[str], error: CloudFrontError, dist: str) -> None:
         fate = Fate.DEAD if classify(error) is Action.FAIL else Fate.DEFER
@@ -303,33 +282,9 @@ class _Distribution:
 
     def read_state(self, since: datetime | None) -> DistributionState:
         """In-progress invalidations (quota) and those created since ``since`` (coverage)."""
-        api = self.ports.invalidations
-        horizon = self.ports.now() - IN_PROGRESS_LOOKBACK
-        if since is not None:
-            horizon = min(horizon, since)
-        # The adapter pages; each page is retried on its own.
-        listed = api.recent_invalidations(self.id, horizon, MAX_LIST_PAGES, self._retrying)
-        known: list[KnownInvalidation] = []
-        unread = 0
-        for item in listed:
-            in_progress = is_in_progress(item.status)
-            if not in_progress and (since is None or item.create_time <= since):
-                continue  # completed before anything in the batch changed: irrelevant
-            if len(known) >= MAX_DETAIL_READS:
-                unread += in_progress
-                continue
-            details = self._retrying(
-                partial(api.invalidation_details, self.id, item.invalidation_id)
-            )
-            known.append(
-                KnownInvalidation(
-                    item.invalidation_id,
-                    item.create_time,
-                    item.status,
-                    details.paths,
-                    details.caller_reference,
-                )
-            )
+        known, unread = read_history(
+            self.ports.invalidations, self.id, self.ports.now(), since, self._retrying
+        )
         return DistributionState.of(known, unread_in_progress=unread)
 
     def serve(
@@ -532,7 +487,7 @@ def process_batch(messages: Sequence[SqsMessage], config: Config, ports: Ports) 
     accepted, rejected = accept_buckets(parsed, config.bucket_name)
     for message_id, reason in rejected.items():
         batch.judge([message_id], Fate.DEAD, "ForeignBucket", reason)
-    pending = [message for message in accepted if message.events]
+    pending = [message for message in accepted if message.events or message.requested]
     skipped: Sequence[str] = ()
     if pending:
         skipped = _serve_distributions(pending, config, ports, batch, outcome)
@@ -597,6 +552,7 @@ def _emit_metrics(
     billed = [c for c in outcome.created if c.billed]
     unit = MetricUnit.Count
     metrics.add_metric("ObjectsReceived", unit, sum(len(p.events) for p in parsed))
+    metrics.add_metric("PathsRequestedOnDemand", unit, sum(len(p.requested) for p in parsed))
     metrics.add_metric("ObjectsSkipped", unit, len(skipped))
     metrics.add_metric("InvalidationsCreated", unit, len(billed))
     metrics.add_metric("BilledPaths", unit, sum(len(c.request.paths) for c in billed))

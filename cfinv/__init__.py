@@ -1,0 +1,1 @@
+"""``cfinv``: wait for the service's invalidations from CI, and ask it for paths on demand."""

@@ -10,6 +10,7 @@ import contextlib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any
 
 import boto3
@@ -174,10 +175,18 @@ class Aws:
             raise _one_line(f"reading {key!r} in {bucket!r}", error, self._command) from error
 
     # ------------------------------------------------------------------ SQS
-    def send(self, queue_url: str, body: str) -> str:
+    def send(self, queue_url: str, body: str, now: datetime) -> tuple[str, datetime]:
+        """Send; the message ID, and when SQS took it by AWS's clock (the response's Date
+        header, whole seconds, so at most a second early; ``now`` if there is none)."""
         sqs: SQSClient = self._client("sqs")
         with self.call("sending the request to the service's queue"):
-            return sqs.send_message(QueueUrl=queue_url, MessageBody=body)["MessageId"]
+            response = sqs.send_message(QueueUrl=queue_url, MessageBody=body)
+        date = response.get("ResponseMetadata", {}).get("HTTPHeaders", {}).get("date", "")
+        try:
+            taken = parsedate_to_datetime(date).astimezone(UTC) if date else now
+        except (TypeError, ValueError):
+            taken = now
+        return response["MessageId"], taken
 
     def dead_letters(self, queue_url: str) -> list[DeadLetterSeen]:
         """Messages in the dead-letter queue, looked at without taking them: each is received
@@ -244,7 +253,7 @@ class Aws:
             for status in ("FAILED", "TIMED_OUT", "ABORTED"):
                 pages = sfn.get_paginator("list_executions").paginate(
                     stateMachineArn=state_machine_arn,
-                    statusFilter=status,  # type: ignore[arg-type]
+                    statusFilter=status,
                     PaginationConfig={"MaxItems": 1000, "PageSize": 100},
                 )
                 for page in pages:

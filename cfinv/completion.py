@@ -4,7 +4,8 @@ A change (an object key, or a path asked for on demand) maps to paths on each di
 through the distribution's ``KeyMapping`` (``cfinvalidator.origins``, as the batcher maps it).
 Each (distribution, path) is a target. A target is covered when a *completed* invalidation of
 that distribution, created after the change, covers the path: ``DistributionState.covering``,
-the rule the batcher uses to skip paths already covered, applied to completed invalidations only.
+the rule the batcher uses to skip paths already covered, applied to completed invalidations only
+(see ``_Ledger`` for the one difference: the service's own invalidations need no clock margin).
 
 A target not yet covered is pending. It is failed when the service said it failed: the
 invalidation that covers it has a tracker execution that ended FAILED, TIMED_OUT or ABORTED, or
@@ -15,13 +16,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from cfinvalidator.errors import MalformedEventError
 from cfinvalidator.events import parse_message
 from cfinvalidator.ledger import DistributionState, KnownInvalidation
 from cfinvalidator.origins import KeyMapping
-from cfinvalidator.planning import execution_name
+from cfinvalidator.planning import CALLER_REFERENCE_PREFIX, execution_name
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +105,30 @@ def dead_sources(
     return dead
 
 
+@dataclass(frozen=True, slots=True)
+class _Ledger:
+    """A distribution's invalidations: the service's own apart from the others.
+
+    The service's own (CallerReference ``cfinv-...``) were asked for in answer to a change's
+    event, so they come after it by causality and count from the change's own time. Any other
+    counts only from COVERAGE_MARGIN after it, as in the batcher: S3's and CloudFront's clocks
+    may differ slightly, and S3's LastModified has whole seconds.
+    """
+
+    ours: DistributionState
+    others: DistributionState
+
+    @classmethod
+    def of(cls, known: Sequence[KnownInvalidation]) -> _Ledger:
+        mine = [i for i in known if i.caller_reference.startswith(CALLER_REFERENCE_PREFIX)]
+        rest = [i for i in known if not i.caller_reference.startswith(CALLER_REFERENCE_PREFIX)]
+        return cls(DistributionState.of(mine), DistributionState.of(rest))
+
+    def covering(self, target: Target) -> KnownInvalidation | None:
+        own = self.ours.covering(target.path, target.changed_at, margin=timedelta(0))
+        return own or self.others.covering(target.path, target.changed_at)
+
+
 def assess(
     targets: Sequence[Target],
     histories: Mapping[str, Sequence[KnownInvalidation]],
@@ -114,20 +139,19 @@ def assess(
     ``cfinvalidator.history.read_history`` reads them); ``ended_trackers``: execution name ->
     status of tracker executions that did not succeed; ``dead``: from ``dead_sources``."""
     completed = {
-        d: DistributionState.of(i for i in known if not i.in_progress)
-        for d, known in histories.items()
+        d: _Ledger.of([i for i in known if not i.in_progress]) for d, known in histories.items()
     }
-    everything = {d: DistributionState.of(known) for d, known in histories.items()}
-    empty = DistributionState()
+    everything = {d: _Ledger.of(known) for d, known in histories.items()}
+    empty = _Ledger.of([])
     pending: list[Target] = []
     in_progress: set[tuple[str, str]] = set()
     failures: dict[tuple[str, str], Failure] = {}
     for target in targets:
         d = target.distribution_id
-        if completed.get(d, empty).covering(target.path, target.changed_at) is not None:
+        if completed.get(d, empty).covering(target) is not None:
             continue
         pending.append(target)
-        running = everything.get(d, empty).covering(target.path, target.changed_at)
+        running = everything.get(d, empty).covering(target)
         if running is not None:
             in_progress.add((d, running.invalidation_id))
             status = ended_trackers.get(execution_name(d, running.invalidation_id))

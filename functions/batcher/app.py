@@ -9,6 +9,7 @@ together (one invalidation serves many records), not processed one by one.
 from __future__ import annotations
 
 import os
+from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 
@@ -54,7 +55,15 @@ def _message(record: dict[str, Any]) -> SqsMessage:
         body=record["body"],
         receipt_handle=record.get("receiptHandle", ""),
         receive_count=int(attributes.get("ApproximateReceiveCount", "1")),
+        sent_at=_sent_at(attributes.get("SentTimestamp")),
     )
+
+
+def _sent_at(milliseconds: object) -> datetime | None:
+    """SQS's SentTimestamp (epoch milliseconds, as a string); None when absent or malformed."""
+    if not isinstance(milliseconds, str) or not milliseconds.isdigit():
+        return None
+    return datetime.fromtimestamp(int(milliseconds) / 1000, UTC)
 
 
 @logger.inject_lambda_context

@@ -91,14 +91,19 @@ class DistributionState:
             wildcards=max(0, MAX_IN_PROGRESS_WILDCARDS - self.busy_wildcards),
         )
 
-    def covering(self, path: str, changed_at: datetime | None) -> KnownInvalidation | None:
-        """An invalidation created after ``changed_at`` whose paths cover ``path``, if any.
+    def covering(
+        self, path: str, changed_at: datetime | None, margin: timedelta = COVERAGE_MARGIN
+    ) -> KnownInvalidation | None:
+        """An invalidation created at least ``margin`` after ``changed_at`` whose paths cover
+        ``path``, if any.
 
-        ``changed_at`` None (an event without a time) is never covered.
+        ``changed_at`` None (an event without a time) is never covered. A smaller ``margin`` is
+        only for invalidations known to have been asked for after the change (cfinv's view of
+        the service's own: they answer the change's event).
         """
         if changed_at is None:
             return None
-        after = changed_at + COVERAGE_MARGIN
+        after = changed_at + margin
         found = self._exact.get(path)
         if found is not None and found.create_time >= after:
             return found

@@ -1,9 +1,11 @@
 """On-demand invalidation requests: the message ``cfinv invalidate`` puts on the queue.
 
 A request names CloudFront paths directly (not object keys), the same on every distribution the
-stack serves. The batcher serves it like an object change: each path is one change, timed at the
-request, so the planner's coverage rule (an invalidation created after the change covers it),
-collapsing, quotas, CallerReference idempotency and notifications all apply. The body::
+stack serves. The batcher serves it like an object change: each path is one change, timed by when
+the message reached the queue (SQS's SentTimestamp; ``requestedAt``, the sender's clock, only
+where that is missing), so the planner's coverage rule (an invalidation created after the change
+covers it), collapsing, quotas, CallerReference idempotency and notifications all apply. The
+body::
 
     {"type": "cfinvalidator.InvalidationRequested", "version": 1,
      "requestId": "3f1c...", "requestedAt": "2026-12-03T10:00:00.000Z",

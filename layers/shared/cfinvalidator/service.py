@@ -91,6 +91,7 @@ class SqsMessage:
     body: str
     receipt_handle: str = ""
     receive_count: int = 1  # ApproximateReceiveCount: 1 on the first delivery
+    sent_at: datetime | None = None  # SentTimestamp: when the message entered the queue
 
 
 def _utcnow() -> datetime:
@@ -199,11 +200,21 @@ def _parse_all(
         except MalformedEventError as exc:
             batch.judge([message.message_id], Fate.DEAD, "MalformedEvent", str(exc))
             continue
+        if result.requested and message.sent_at is not None:
+            result = _timed_by_queue(result, message.sent_at)
         if result.is_test_event:
             logger.info("s3:TestEvent acknowledged", extra={"message_id": message.message_id})
             outcome.test_events += 1
         batch.parsed.append(result)
     return batch.parsed
+
+
+def _timed_by_queue(parsed: ParsedMessage, sent_at: datetime) -> ParsedMessage:
+    """An on-demand request counts from when it reached the queue (SQS's clock, an AWS one),
+    not from the ``requestedAt`` its sender wrote: a sender's clock running behind would
+    otherwise let an invalidation created before the request count as covering it."""
+    requested = tuple(replace(r, event_time=sent_at) for r in parsed.requested)
+    return replace(parsed, requested=requested)
 
 
 class _Distribution:

@@ -1,0 +1,293 @@
+"""What each command does, between the AWS adapter and the pure rules; no output here."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from cfinv.aws import Aws, QueueDepth
+from cfinv.completion import Change, Target, dead_sources, targets_for_keys, targets_for_paths
+from cfinv.errors import CliError, Exit
+from cfinv.explain import DistributionPlanReport, explain
+from cfinv.stack import Stack
+from cfinv.waiting import Snapshot
+from cfinvalidator.adapters.cloudfront import Boto3InvalidationApi
+from cfinvalidator.config import Config
+from cfinvalidator.errors import ConfigError
+from cfinvalidator.history import read_history
+from cfinvalidator.ledger import COVERAGE_MARGIN, DistributionState, KnownInvalidation
+from cfinvalidator.on_demand import PathError, checked_paths, request_body
+from cfinvalidator.origins import KeyMapping, fixed_mapping, mapping_for
+from cfinvalidator.planning import policy_for, rules_from
+
+# `aws s3 sync` / `aws s3 cp` output lines naming an object of the bucket.
+_SYNC_LINE = re.compile(r"^(?:\(dryrun\) )?(?:upload|copy|move): .+ to s3://(?P<target>.+)$")
+_DELETE_LINE = re.compile(r"^(?:\(dryrun\) )?delete: s3://(?P<target>.+)$")
+
+
+def mappings(aws: Aws, stack: Stack, api: Boto3InvalidationApi) -> dict[str, KeyMapping]:
+    """Each distribution's mapping, as the batcher builds it (the override, else the
+    distribution's origins read from its configuration)."""
+    config = stack.config
+    if config.origin_path is not None:
+        return dict.fromkeys(config.distribution_ids, fixed_mapping(rules_from(config)))
+    found: dict[str, KeyMapping] = {}
+    for distribution_id in config.distribution_ids:
+        with aws.call(f"reading the configuration of distribution {distribution_id}"):
+            layout = api.distribution_layout(distribution_id)
+        found[distribution_id] = mapping_for(layout, config.bucket_name, rules_from(config))
+    return found
+
+
+def keys_in(lines: Iterable[str], bucket: str) -> list[str]:
+    """Keys from a file: one key a line, or the lines `aws s3 sync` prints (upload, copy, move,
+    delete); blank lines are skipped. A line naming another bucket is refused."""
+    keys: list[str] = []
+    for number, raw in enumerate(lines, start=1):
+        line = raw.rstrip("\r\n")
+        if not line.strip():
+            continue
+        match = _SYNC_LINE.match(line) or _DELETE_LINE.match(line)
+        if match is None:
+            keys.append(line)
+            continue
+        target_bucket, _, key = match.group("target").partition("/")
+        if target_bucket != bucket:
+            raise CliError(
+                f"line {number} names bucket {target_bucket!r}; the stack serves {bucket!r}",
+                Exit.USAGE,
+            )
+        keys.append(key)
+    return list(dict.fromkeys(keys))
+
+
+def changes_since(
+    aws: Aws, stack: Stack, since: datetime, prefix: str | None, listed_keys: Sequence[str]
+) -> list[Change]:
+    """Objects changed since ``since`` (S3's LastModified), plus ``listed_keys`` (deleted ones
+    included: for a key no longer in the bucket, S3 keeps no time, so the change counts as made
+    at ``since``)."""
+    config = stack.config
+    listing_prefix = prefix if prefix is not None else config.key_prefix
+    changed = {
+        c.key: c.changed_at for c in aws.changed_objects(config.bucket_name, listing_prefix, since)
+    }
+    for key in listed_keys:
+        if key not in changed:
+            modified = aws.last_modified(config.bucket_name, key)
+            changed[key] = max(since, modified) if modified is not None else since
+    return [Change(key, moment) for key, moment in changed.items()]
+
+
+@dataclass
+class Reader:
+    """Reads a Snapshot for the pending targets; one CloudFront adapter across polls, so each
+    invalidation's paths are read once."""
+
+    aws: Aws
+    stack: Stack
+    api: Boto3InvalidationApi
+    since: datetime
+    now: Callable[[], datetime]
+    request_id: str | None = None
+    _dead_seen: dict[str, str] = field(default_factory=dict)
+
+    def __call__(self, pending: Sequence[Target]) -> Snapshot:
+        config = self.stack.config
+        distributions = sorted({t.distribution_id for t in pending})
+        earliest = min(t.changed_at for t in pending)
+        histories: dict[str, list[KnownInvalidation]] = {}
+        for distribution_id in distributions:
+            with self.aws.call(f"reading the invalidations of {distribution_id}"):
+                known, _ = read_history(self.api, distribution_id, self.now(), earliest)
+            histories[distribution_id] = known
+        ended = self.aws.ended_executions(config.state_machine_arn, earliest)
+        letters = self.aws.dead_letters(config.dead_letter_queue_url)
+        dead = dead_sources(
+            ((d.body, d.sent_at, d.reason) for d in letters), self.since, self.request_id
+        )
+        return Snapshot(histories, ended, dead)
+
+
+def wait_targets(
+    aws: Aws,
+    stack: Stack,
+    api: Boto3InvalidationApi,
+    since: datetime,
+    prefix: str | None,
+    listed_keys: Sequence[str],
+) -> tuple[list[Change], tuple[Target, ...]]:
+    changes = changes_since(aws, stack, since, prefix, listed_keys)
+    if not changes:
+        return changes, ()
+    return changes, targets_for_keys(changes, mappings(aws, stack, api))
+
+
+@dataclass(frozen=True, slots=True)
+class Submitted:
+    request_id: str
+    message_id: str
+    requested_at: datetime
+    paths: tuple[str, ...]
+
+
+def submit(aws: Aws, stack: Stack, paths: Sequence[str], now: datetime) -> Submitted:
+    """Put an on-demand request on the service's queue (checked first, as the batcher will)."""
+    try:
+        unique = checked_paths(paths)
+    except PathError as error:
+        raise CliError(f"refused: {error}", Exit.USAGE) from error
+    request_id = uuid.uuid4().hex
+    message_id, taken = aws.send(stack.config.queue_url, request_body(unique, request_id, now), now)
+    # The batcher times the request by SQS's clock (cfinvalidator.on_demand); so does the wait.
+    return Submitted(request_id, message_id, taken, unique)
+
+
+def request_targets(
+    aws: Aws, stack: Stack, api: Boto3InvalidationApi, submitted: Submitted
+) -> tuple[Target, ...]:
+    """The requested paths on every distribution that serves the bucket (the batcher skips the
+    others, and so does the wait)."""
+    serving = [d for d, m in mappings(aws, stack, api).items() if m.serves_anything]
+    changes = [Change(path, submitted.requested_at) for path in submitted.paths]
+    return targets_for_paths(changes, serving)
+
+
+@dataclass(frozen=True, slots=True)
+class DistributionStatus:
+    distribution_id: str
+    in_progress: tuple[KnownInvalidation, ...]
+    free_files: int
+    free_wildcards: int
+    unread_in_progress: int
+
+
+@dataclass(frozen=True, slots=True)
+class StatusReport:
+    label: str
+    queue: QueueDepth
+    dead_letter_queue: QueueDepth
+    oldest_message_age: float | None
+    distributions: tuple[DistributionStatus, ...]
+    billed_paths_this_month: float | None
+    month_start: datetime
+
+
+def status(aws: Aws, stack: Stack, api: Boto3InvalidationApi, now: datetime) -> StatusReport:
+    config = stack.config
+    distributions: list[DistributionStatus] = []
+    for distribution_id in config.distribution_ids:
+        with aws.call(f"reading the invalidations of {distribution_id}"):
+            known, unread = read_history(api, distribution_id, now, None)
+        state = DistributionState.of(known, unread_in_progress=unread)
+        budget = state.budget
+        running = tuple(i for i in known if i.in_progress)
+        distributions.append(
+            DistributionStatus(distribution_id, running, budget.files, budget.wildcards, unread)
+        )
+    month_start = now.astimezone(UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    queue_name = config.queue_url.rsplit("/", 1)[-1]
+    return StatusReport(
+        label=stack.label,
+        queue=aws.queue_depth(config.queue_url),
+        dead_letter_queue=aws.queue_depth(config.dead_letter_queue_url),
+        oldest_message_age=aws.metric_maximum(
+            "AWS/SQS", "ApproximateAgeOfOldestMessage", {"QueueName": queue_name}, 15
+        ),
+        distributions=tuple(distributions),
+        billed_paths_this_month=aws.metric_sum(
+            stack.metrics_namespace, "BilledPaths", stack.metric_dimensions, month_start
+        ),
+        month_start=month_start,
+    )
+
+
+def redrive(aws: Aws, stack: Stack) -> str:
+    config = stack.config
+    return aws.start_redrive(
+        aws.queue_arn(config.dead_letter_queue_url), aws.queue_arn(config.queue_url)
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class PlanParameters:
+    """The template parameters ``plan`` uses without a stack, checked as the batcher checks
+    its environment."""
+
+    key_prefix: str = ""
+    origin_path: str = "/"
+    index_document: str = "index.html"
+    collapse_threshold: int = 10
+    broadest_wildcard_depth: int = 0
+
+    def config(self) -> Config:
+        """A Config from these values; the service-only settings (queues, topic, state machine,
+        distribution) are placeholders the plan never uses."""
+        environment = {
+            "DISTRIBUTION_IDS": PLAN_DISTRIBUTION,
+            "BUCKET_NAME": "bucket",
+            "STATE_MACHINE_ARN": "arn:aws:states:us-east-1:000000000000:stateMachine:plan",
+            "QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/000000000000/plan",
+            "DEAD_LETTER_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/000000000000/plan-dlq",
+            "TOPIC_ARN": "arn:aws:sns:us-east-1:000000000000:plan",
+            "KEY_PREFIX": self.key_prefix,
+            "ORIGIN_PATH": self.origin_path,
+            "INDEX_DOCUMENT": self.index_document,
+            "COLLAPSE_THRESHOLD": str(self.collapse_threshold),
+            "BROADEST_WILDCARD_DEPTH": str(self.broadest_wildcard_depth),
+        }
+        try:
+            return Config.from_env(environment)
+        except ConfigError as error:
+            raise CliError(str(error), Exit.USAGE) from error
+
+
+PLAN_DISTRIBUTION = "EPARAMETERS000"  # the distribution of a plan made from parameters alone
+
+
+def plan_with_stack(
+    aws: Aws, stack: Stack, api: Boto3InvalidationApi, keys: Sequence[str], now: datetime
+) -> list[DistributionPlanReport]:
+    """The plan on each distribution, against what it has in progress now; each key timed by
+    its LastModified (a key not in the bucket: now)."""
+    config = stack.config
+    timed = [(key, aws.last_modified(config.bucket_name, key) or now) for key in keys]
+    reports: list[DistributionPlanReport] = []
+    for distribution_id, mapping in mappings(aws, stack, api).items():
+        earliest = min(moment for _, moment in timed)
+        with aws.call(f"reading the invalidations of {distribution_id}"):
+            known, unread = read_history(api, distribution_id, now, earliest - COVERAGE_MARGIN)
+        state = DistributionState.of(known, unread_in_progress=unread)
+        reports.append(_explained(timed, distribution_id, mapping, state, config))
+    return reports
+
+
+def plan_from_parameters(
+    parameters: PlanParameters, keys: Sequence[str]
+) -> list[DistributionPlanReport]:
+    """The plan with nothing in progress, from the parameters alone."""
+    config = parameters.config()
+    mapping = fixed_mapping(rules_from(config))
+    timed: list[tuple[str, datetime | None]] = [(key, None) for key in keys]
+    return [_explained(timed, PLAN_DISTRIBUTION, mapping, DistributionState(), config)]
+
+
+def _explained(
+    timed: Sequence[tuple[str, datetime | None]],
+    distribution_id: str,
+    mapping: KeyMapping,
+    state: DistributionState,
+    config: Config,
+) -> DistributionPlanReport:
+    return explain(
+        timed,
+        distribution_id,
+        mapping,
+        policy_for(config, mapping),
+        state,
+        bucket=config.bucket_name,
+        key_prefix=config.key_prefix,
+    )

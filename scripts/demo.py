@@ -415,24 +415,32 @@ def run(options: Options) -> None:
         inbox_url = subscribe_inbox(stack, sqs, sns)
         timeline.say("SQS inbox subscribed to the notification topic")
 
-        uploaded = upload_site(s3, stack.outputs["BucketName"], timeline)
-        logs = io.StringIO()
-        batches = run_event_source(stack, sqs, options, logs)
-        for batch in batches:
-            report_batch(batch, options, timeline)
-        # CreateInvalidation happens inside the batcher's invocation, so it is shown before the
-        # invocation's result to keep the timeline in time order.
-        invalidations = report_invalidations(cloudfront_fake, cloudfront, timeline, uploaded)
-        for batch in batches:
-            report_batch_result(batch, timeline)
-        show_logs(logs, options, timeline)
+        from scripts.demo_ci import ci_wait, since_now
 
-        executions = tracker_executions(sfn, stack.outputs["StateMachineArn"], len(invalidations))
-        for execution_arn in executions:
-            follow_tracker(sfn, execution_arn, timeline, options.timeout_seconds)
-        for envelope in receive_notifications(sqs, inbox_url, len(invalidations), 10.0):
-            report_notification(envelope, uploaded, timeline)
-    timeline.say("done: every upload was invalidated and the invalidation reported COMPLETED")
+        since = since_now()
+        uploaded = upload_site(s3, stack.outputs["BucketName"], timeline)
+        with ci_wait(stack.stack_name, since, timeline) as ci:
+            logs = io.StringIO()
+            batches = run_event_source(stack, sqs, options, logs)
+            for batch in batches:
+                report_batch(batch, options, timeline)
+            # CreateInvalidation happens inside the batcher's invocation, so it is shown before
+            # the invocation's result to keep the timeline in time order.
+            invalidations = report_invalidations(cloudfront_fake, cloudfront, timeline, uploaded)
+            for batch in batches:
+                report_batch_result(batch, timeline)
+            show_logs(logs, options, timeline)
+
+            arn = stack.outputs["StateMachineArn"]
+            for execution_arn in tracker_executions(sfn, arn, len(invalidations)):
+                follow_tracker(sfn, execution_arn, timeline, options.timeout_seconds)
+            for envelope in receive_notifications(sqs, inbox_url, len(invalidations), 10.0):
+                report_notification(envelope, uploaded, timeline)
+            ci.finish(timeline, options.timeout_seconds)
+    timeline.say(
+        "done: every upload was invalidated, the invalidation reported COMPLETED, and cfinv"
+        " wait saw every key covered"
+    )
 
 
 def show_logs(logs: io.StringIO, options: Options, timeline: Timeline) -> None:

@@ -184,25 +184,32 @@ def run_existing(options: Options) -> None:
             raise DemoError("attaching changed the other tool's notifications")
         inbox_url = subscribe_inbox(stack, sqs, sns)
 
-        uploaded = upload_site(timeline)
-        logs = io.StringIO()
-        batches = run_event_source(stack, sqs, options, logs)
-        for batch in batches:
-            report_batch(batch, options, timeline)
-        invalidations = report_invalidations(
-            cloudfront_fake, boto3.client("cloudfront"), timeline, uploaded
-        )
-        for batch in batches:
-            report_batch_result(batch, timeline)
-        show_logs(logs, options, timeline)
-        if {d for d, _ in invalidations} != set(distributions.values()):
-            raise DemoError(f"expected an invalidation on each of {distributions}")
+        from scripts.demo_ci import ci_wait, since_now
 
-        executions = tracker_executions(sfn, stack.outputs["StateMachineArn"], len(invalidations))
-        for execution_arn in executions:
-            follow_tracker(sfn, execution_arn, timeline, options.timeout_seconds)
-        for envelope in receive_notifications(sqs, inbox_url, len(invalidations), 10.0):
-            report_notification(envelope, uploaded, timeline)
+        since = since_now()
+        uploaded = upload_site(timeline)
+        with ci_wait(stack.stack_name, since, timeline) as ci:
+            logs = io.StringIO()
+            batches = run_event_source(stack, sqs, options, logs)
+            for batch in batches:
+                report_batch(batch, options, timeline)
+            invalidations = report_invalidations(
+                cloudfront_fake, boto3.client("cloudfront"), timeline, uploaded
+            )
+            for batch in batches:
+                report_batch_result(batch, timeline)
+            show_logs(logs, options, timeline)
+            if {d for d, _ in invalidations} != set(distributions.values()):
+                raise DemoError(f"expected an invalidation on each of {distributions}")
+
+            executions = tracker_executions(
+                sfn, stack.outputs["StateMachineArn"], len(invalidations)
+            )
+            for execution_arn in executions:
+                follow_tracker(sfn, execution_arn, timeline, options.timeout_seconds)
+            for envelope in receive_notifications(sqs, inbox_url, len(invalidations), 10.0):
+                report_notification(envelope, uploaded, timeline)
+            ci.finish(timeline, options.timeout_seconds)
 
         from emulator.local_aws.deployed import StackDeployError
         from emulator.local_aws.stack import delete_stack

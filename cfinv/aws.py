@@ -37,8 +37,9 @@ if TYPE_CHECKING:
 
 # A CLI may wait for throttling to pass: standard retries, more attempts than the default.
 _CLIENT_CONFIG = BotoConfig(retries={"mode": "standard", "total_max_attempts": 8})
+# "403" is how boto3 reports a HeadObject refusal (the response has no body to name a code).
 _ACCESS_DENIED = frozenset(
-    {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "AuthorizationError"}
+    {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "AuthorizationError", "403"}
 )
 _THROTTLING = frozenset(
     {"Throttling", "ThrottlingException", "TooManyRequestsException", "RequestLimitExceeded"}
@@ -308,6 +309,12 @@ def _dead_letter(message: Mapping[str, Any]) -> DeadLetterSeen:
     attributes = message.get("MessageAttributes", {})
     reason = attributes.get("failureReason", {}).get("StringValue", "")
     code = attributes.get("errorCode", {}).get("StringValue", "")
+    if not code and "ERROR_CODE" in attributes:
+        # EventBridge's own attributes on an event it could not deliver to the queue.
+        code = "EventBridge could not deliver it: " + attributes["ERROR_CODE"].get(
+            "StringValue", ""
+        )
+        reason = attributes.get("ERROR_MESSAGE", {}).get("StringValue", "")
     return DeadLetterSeen(
         body=message.get("Body", ""),
         sent_at=datetime.fromtimestamp(sent_ms / 1000, UTC),

@@ -225,13 +225,25 @@ def wait(
     stack = find_stack(aws, stack_name=stack_name, function=function)
     listed = operations.keys_in(keys_from, stack.config.bucket_name) if keys_from else []
     api = aws.invalidations()
-    changes, targets = operations.wait_targets(aws, stack, api, since, prefix, listed)
+    found, targets = operations.wait_targets(aws, stack, api, since, prefix, listed)
+    skipped = found.deletions_not_invalidated
+    if skipped and not as_json:
+        print(
+            f"{len(skipped)} deleted key(s) not waited for: {stack.label} does not invalidate "
+            "deletions (InvalidateDeletes false)",
+            file=runtime.err,
+        )
     reader = Reader(aws, stack, api, since, runtime.now)
     outcome = _run_wait(
         runtime, targets, reader, timeout=timeout, poll=poll, as_json=as_json, what="keys"
     )
     if as_json:
-        document = render.outcome_document(outcome, since=render.stamp(since), changed=len(changes))
+        document = render.outcome_document(
+            outcome,
+            since=render.stamp(since),
+            changed=len(found.changes),
+            deletionsNotInvalidated=skipped,
+        )
         _print(runtime, [render.dumps(document)])
     else:
         _print(runtime, render.outcome_text(outcome, "keys", since))
@@ -260,6 +272,7 @@ def invalidate(
     every distribution it serves."""
     if everything == bool(paths):
         raise CliError("give PATHS or --all, not both and not neither", Exit.USAGE)
+    operations.checked(["/*"] if everything else paths)  # refused before any AWS call
     aws = runtime.aws("invalidate")
     stack = find_stack(aws, stack_name=stack_name, function=function)
     submitted = operations.submit(aws, stack, ["/*"] if everything else paths, runtime.now())

@@ -43,16 +43,25 @@ def mappings(aws: Aws, stack: Stack, api: Boto3InvalidationApi) -> dict[str, Key
 
 
 def keys_in(lines: Iterable[str], bucket: str) -> list[str]:
-    """Keys from a file: one key a line, or the lines `aws s3 sync` prints (upload, copy, move,
-    delete); blank lines are skipped. A line naming another bucket is refused."""
+    """Keys from a file: one key a line, or what `aws s3 sync` prints (its upload, copy, move
+    and delete lines; in such output every other line, progress and warnings, is skipped, and
+    progress that ``\r`` overwrote is split off). Blank lines are skipped. A line naming another
+    bucket is refused."""
+    numbered = [
+        (number, piece)
+        for number, raw in enumerate(lines, start=1)
+        for piece in raw.rstrip("\n").split("\r")
+        if piece.strip()
+    ]
+    matches = [
+        (n, line, _SYNC_LINE.match(line) or _DELETE_LINE.match(line)) for n, line in numbered
+    ]
+    sync_output = any(match is not None for _, _, match in matches)
     keys: list[str] = []
-    for number, raw in enumerate(lines, start=1):
-        line = raw.rstrip("\r\n")
-        if not line.strip():
-            continue
-        match = _SYNC_LINE.match(line) or _DELETE_LINE.match(line)
+    for number, line, match in matches:
         if match is None:
-            keys.append(line)
+            if not sync_output:
+                keys.append(line)
             continue
         target_bucket, _, key = match.group("target").partition("/")
         if target_bucket != bucket:
@@ -64,22 +73,36 @@ def keys_in(lines: Iterable[str], bucket: str) -> list[str]:
     return list(dict.fromkeys(keys))
 
 
+@dataclass(frozen=True, slots=True)
+class Changes:
+    changes: list[Change]
+    # Deleted keys of a stack that does not invalidate deletions: nothing will ever cover them.
+    deletions_not_invalidated: list[str]
+
+
 def changes_since(
     aws: Aws, stack: Stack, since: datetime, prefix: str | None, listed_keys: Sequence[str]
-) -> list[Change]:
+) -> Changes:
     """Objects changed since ``since`` (S3's LastModified), plus ``listed_keys`` (deleted ones
     included: for a key no longer in the bucket, S3 keeps no time, so the change counts as made
-    at ``since``)."""
+    at ``since``; on a stack with InvalidateDeletes false they are set apart)."""
     config = stack.config
     listing_prefix = prefix if prefix is not None else config.key_prefix
     changed = {
         c.key: c.changed_at for c in aws.changed_objects(config.bucket_name, listing_prefix, since)
     }
+    not_invalidated: list[str] = []
     for key in listed_keys:
-        if key not in changed:
-            modified = aws.last_modified(config.bucket_name, key)
-            changed[key] = max(since, modified) if modified is not None else since
-    return [Change(key, moment) for key, moment in changed.items()]
+        if key in changed:
+            continue
+        modified = aws.last_modified(config.bucket_name, key)
+        if modified is not None:
+            changed[key] = max(since, modified)
+        elif config.invalidate_deletes:
+            changed[key] = since
+        else:
+            not_invalidated.append(key)
+    return Changes([Change(key, moment) for key, moment in changed.items()], not_invalidated)
 
 
 @dataclass
@@ -119,11 +142,11 @@ def wait_targets(
     since: datetime,
     prefix: str | None,
     listed_keys: Sequence[str],
-) -> tuple[list[Change], tuple[Target, ...]]:
-    changes = changes_since(aws, stack, since, prefix, listed_keys)
-    if not changes:
-        return changes, ()
-    return changes, targets_for_keys(changes, mappings(aws, stack, api))
+) -> tuple[Changes, tuple[Target, ...]]:
+    found = changes_since(aws, stack, since, prefix, listed_keys)
+    if not found.changes:
+        return found, ()
+    return found, targets_for_keys(found.changes, mappings(aws, stack, api))
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,12 +157,17 @@ class Submitted:
     paths: tuple[str, ...]
 
 
-def submit(aws: Aws, stack: Stack, paths: Sequence[str], now: datetime) -> Submitted:
-    """Put an on-demand request on the service's queue (checked first, as the batcher will)."""
+def checked(paths: Sequence[str]) -> tuple[str, ...]:
+    """The paths as the batcher will check them; a refusal is a usage error naming the path."""
     try:
-        unique = checked_paths(paths)
+        return checked_paths(paths)
     except PathError as error:
         raise CliError(f"refused: {error}", Exit.USAGE) from error
+
+
+def submit(aws: Aws, stack: Stack, paths: Sequence[str], now: datetime) -> Submitted:
+    """Put an on-demand request on the service's queue (checked first, as the batcher will)."""
+    unique = checked(paths)
     request_id = uuid.uuid4().hex
     message_id, taken = aws.send(stack.config.queue_url, request_body(unique, request_id, now), now)
     # The batcher times the request by SQS's clock (cfinvalidator.on_demand); so does the wait.

@@ -237,8 +237,8 @@ def status_text(report: StatusReport) -> list[str]:
         + (duration(age) if age is not None else "no CloudWatch datapoint in the last 15 minutes"),
         f"  billed paths since {report.month_start:%Y-%m-%d}: "
         + (
-            f"{billed:.0f} (this stack's BilledPaths metric; the first 1,000 paths a month of the "
-            "whole account are free)"
+            f"{billed:.0f} (BilledPaths metric of this service's stacks in the region; the first "
+            "1,000 paths a month of the whole account are free)"
             if billed is not None
             else "no datapoint (BilledPaths metric)"
         ),

@@ -125,7 +125,7 @@ def depth(queue_url: str) -> int:
 
 
 @contextmanager
-def deployed_service() -> Iterator[Service]:
+def deployed_service(*, invalidate_deletes: bool = True) -> Iterator[Service]:
     clock = ManualClock()
     with (
         mock_aws(config={"stepfunctions": {"execute_state_machine": True}}),
@@ -147,7 +147,7 @@ def deployed_service() -> Iterator[Service]:
             {
                 "DistributionIds": f"{site},{preview}",
                 "BucketName": BUCKET,
-                "InvalidateDeletes": "true",
+                "InvalidateDeletes": str(invalidate_deletes).lower(),
                 "PollIntervalSeconds": 2,
                 "DeferDelaySeconds": 1,
             },

@@ -148,6 +148,31 @@ def test_wait_covers_deleted_keys_given_in_sync_output(service: Service) -> None
     assert fake.sleeps  # the deletion was not yet invalidated when the wait began
 
 
+def test_on_a_stack_that_ignores_deletions_deleted_keys_are_not_waited_for() -> None:
+    """Given a stack deployed with InvalidateDeletes false and a deploy that deleted a key,
+    When cfinv wait reads the sync output,
+    Then the deleted key is left out with a line saying why, and the upload is waited for."""
+    with deployed_service(invalidate_deletes=False) as service:
+        since = _since()
+        service.upload(["index.html"])
+        service.drain()
+        sync_output = (
+            f"upload: site/index.html to s3://{BUCKET}/index.html\ndelete: s3://{BUCKET}/old.html\n"
+        )
+        fake = FakeTime(on_sleep=service.step)
+
+        code, out, err = service.run(
+            ["wait", "--stack", STACK, "--since", since, "--keys-from", "-"],
+            time_=fake,
+            stdin=sync_output,
+        )
+
+    assert code == 0, (out, err)
+    assert "1 deleted key(s) not waited for" in err
+    assert "InvalidateDeletes false" in err
+    assert out.startswith("completed: 1 keys covered")
+
+
 def test_invalidate_on_demand_is_served_and_waited_for(service: Service) -> None:
     """Given the deployed stack,
     When cfinv invalidate --wait asks for /index.html and /css/*,

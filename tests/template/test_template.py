@@ -1150,6 +1150,7 @@ def test_batcher_environment_values(
     assert config.origin_path == configured
     assert config.bucket_name == BUCKET
     assert config.origin_refresh_seconds == int(env["ORIGIN_REFRESH_SECONDS"])
+    assert config.invalidate_deletes is (env["INVALIDATE_DELETES"] == "true")
     assert all(isinstance(value, str) for value in env.values())
 
 

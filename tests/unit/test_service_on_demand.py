@@ -71,7 +71,7 @@ def test_a_request_that_slipped_past_cfinv_is_dead_lettered_naming_the_path() ->
     assert list(outcome.dead_lettered) == ["bad"]
     [(notice, _)] = world.notifier.messages
     assert notice["error"] == "MalformedEvent"
-    assert "'no-slash.html' must start with /" in notice["cause"]
+    assert "'no-slash.html' must start with /" in str(notice["cause"])
     assert [paths for _, paths, _ in world.cloudfront.created] == [("/a.css",), ("/a.css",)]
 
 

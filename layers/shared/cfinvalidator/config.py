@@ -44,6 +44,9 @@ class Config:
     collapse_threshold: int = 10
     broadest_wildcard_depth: int = 0
     origin_refresh_seconds: int = 300
+    # Whether the stack subscribes to deletions (InvalidateDeletes). The batcher serves whatever
+    # arrives; cfinv reads it to know whether a deleted key is ever invalidated.
+    invalidate_deletes: bool = False
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Config:
@@ -85,6 +88,9 @@ class Config:
         defer_delay_seconds = _integer(env, "DEFER_DELAY_SECONDS", 30, 1, 900, problems)
         broadest = _integer(env, "BROADEST_WILDCARD_DEPTH", 0, 0, 100, problems)
         refresh = _integer(env, "ORIGIN_REFRESH_SECONDS", 300, 10, 3600, problems)
+        deletes = env.get("INVALIDATE_DELETES", "false").strip().lower() or "false"
+        if deletes not in {"true", "false"}:
+            problems.append(f"INVALIDATE_DELETES must be true or false, got {deletes!r}")
         if problems:
             raise ConfigError("invalid configuration: " + "; ".join(problems))
         return cls(
@@ -102,6 +108,7 @@ class Config:
             collapse_threshold=threshold,
             broadest_wildcard_depth=broadest,
             origin_refresh_seconds=refresh,
+            invalidate_deletes=deletes == "true",
         )
 
 

@@ -13,7 +13,7 @@ body::
 
 Paths are checked here, once, for both sides: ``cfinv`` refuses bad input before sending, and the
 batcher dead-letters a message that slipped past it, with a FAILED notification naming the path.
-The rules are CloudFront's (docs/aws-behaviour.md, "CloudFront invalidation paths"), plus two of
+The rules are CloudFront's (docs/aws-behaviour.md, "CloudFront paths and encoding"), plus two of
 this service's: a path must already be written the way CloudFront expects it (``cfinv`` says how),
 and one request may hold at most 15 wildcards, the most a distribution can have in progress.
 """

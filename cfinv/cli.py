@@ -80,7 +80,7 @@ class DurationType(click.ParamType):
         if isinstance(value, int | float):
             return float(value)
         text = str(value).strip()
-        if text.isdigit():
+        if text.isascii() and text.isdecimal():
             return float(text)
         match = _DURATION.match(text)
         if not text or match is None:
@@ -97,8 +97,11 @@ class MomentType(click.ParamType):
         if isinstance(value, datetime):
             return value
         text = str(value).strip()
-        if text.isdigit():
-            return datetime.fromtimestamp(int(text), UTC)
+        if text.isascii() and text.isdecimal():
+            try:
+                return datetime.fromtimestamp(int(text), UTC)
+            except (OverflowError, OSError, ValueError):
+                self.fail(f"{value!r} is not epoch seconds a time can hold", param, ctx)
         try:
             moment = datetime.fromisoformat(text)
         except ValueError:

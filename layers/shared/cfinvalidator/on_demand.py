@@ -33,7 +33,8 @@ from cfinvalidator.quotas import MAX_IN_PROGRESS_WILDCARDS, MAX_PATH_LENGTH, MAX
 
 REQUEST_TYPE = "cfinvalidator.InvalidationRequested"
 REQUEST_VERSION = 1
-_REQUEST_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_REQUEST_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")  # fullmatch: no final newline slips by
+_ENCODED_TILDE = re.compile(r"%7e", re.IGNORECASE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,10 +78,10 @@ def path_problem(path: object) -> str | None:
         )
     if WILDCARD in path[:-1]:
         return f"path {path!r} has * before its end; * is a wildcard only as the last character"
-    if "~" in path:
+    if "~" in path or _ENCODED_TILDE.search(path):
         return (
             f"path {path!r} contains ~, which no invalidation path can name (CloudFront refuses "
-            f"it, and %7E matches nothing); request {path[: path.index('~')] + WILDCARD!r} instead"
+            f"it, and %7E matches nothing); request {_before_tilde(path)!r} instead"
         )
     try:
         path.encode("utf-8")
@@ -90,6 +91,14 @@ def path_problem(path: object) -> str | None:
     if written != path:
         return f"path {path!r} must be URL-encoded as CloudFront expects it: {written!r}"
     return None
+
+
+def _before_tilde(path: str) -> str:
+    """The wildcard covering ``path`` from just before its first ``~`` (or ``%7E``), written for
+    CloudFront."""
+    match = _ENCODED_TILDE.search(path)
+    cut = min(i for i in (path.find("~"), match.start() if match else -1) if i >= 0)
+    return as_cloudfront_path(path[:cut]) + WILDCARD
 
 
 def checked_paths(paths: Sequence[object]) -> tuple[str, ...]:
@@ -117,7 +126,7 @@ def checked_paths(paths: Sequence[object]) -> tuple[str, ...]:
 
 def request_body(paths: Sequence[str], request_id: str, requested_at: datetime) -> str:
     """The SQS message body of a request (the paths checked first)."""
-    if not _REQUEST_ID.match(request_id):
+    if not _REQUEST_ID.fullmatch(request_id):
         raise PathError(f"request ID {request_id!r} must be 1 to 64 letters, digits, - or _")
     return json.dumps(
         {
@@ -148,7 +157,7 @@ def parse_request(message_id: str, document: dict[str, Any]) -> tuple[RequestedP
             f"S3 events and {REQUEST_TYPE!r} version {REQUEST_VERSION}"
         )
     request_id = document.get("requestId")
-    if not isinstance(request_id, str) or not _REQUEST_ID.match(request_id):
+    if not isinstance(request_id, str) or not _REQUEST_ID.fullmatch(request_id):
         raise MalformedEventError(f"on-demand request has a malformed requestId: {request_id!r}")
     requested_at = _time(document.get("requestedAt"))
     paths = document.get("paths")

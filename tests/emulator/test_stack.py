@@ -163,7 +163,7 @@ class TestDeployedTemplate:
             "COLLAPSE_THRESHOLD": template_default("CollapseThreshold"),
             "BROADEST_WILDCARD_DEPTH": "2",
             "ORIGIN_REFRESH_SECONDS": "300",
-            "INVALIDATE_DELETES": "false",
+            "INVALIDATE_DELETES": "true",
             "POWERTOOLS_SERVICE_NAME": "cloudfront-invalidator",
             "POWERTOOLS_METRICS_NAMESPACE": "CloudFrontInvalidator",
             "POWERTOOLS_LOG_LEVEL": "INFO",

@@ -16,7 +16,7 @@ from typing import Any
 from urllib.parse import unquote
 
 import pytest
-from hypothesis import assume, given, settings
+from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 
 from cfinvalidator.errors import MalformedEventError
@@ -206,6 +206,35 @@ def test_an_encoded_tilde_is_refused_too(path: str) -> None:
     """Given a path naming ~ as %7E (which CloudFront accepts and matches nothing with),
     Then it is refused like ~ itself, so a request never silently invalidates nothing."""
     assert path_problem(path) is not None
+
+
+# Anything a JSON body can carry as a path, lone surrogates included ("\\ud800" is valid JSON).
+hostile_paths = st.lists(
+    st.sampled_from(["/", "a", "~", "%7E", "%7e", "*", "\ud800", "\udfff", " ", "é", "%"]),
+    max_size=8,
+).map("".join)
+
+
+@example("/\ud800~x")
+@example("/a\udfff%7Eb")
+@given(hostile_paths)
+def test_path_problem_answers_for_any_text(path: str) -> None:
+    """Given any text a request body can carry, then path_problem answers (never raises):
+    None only for a path written for CloudFront as it is."""
+    problem = path_problem(path)
+    if problem is None:
+        assert as_cloudfront_path(path) == path
+    else:
+        assert repr(path[:60])[:-1] in problem
+
+
+@pytest.mark.parametrize("path", ["/\ud800~x", "/\ud800%7Ex"])
+def test_a_lone_surrogate_before_a_tilde_dead_letters_the_request(path: str) -> None:
+    """Given a request whose path has a lone surrogate before a ~ (or %7E),
+    Then parsing it raises MalformedEventError (the batcher dead-letters that one message),
+    naming the path as not valid Unicode text."""
+    with pytest.raises(MalformedEventError, match=r"refused: path .* is not valid Unicode text"):
+        parse_message("m1", json.dumps(_document(paths=[path])))
 
 
 # ---------------------------------------------------------------------------- checked_paths

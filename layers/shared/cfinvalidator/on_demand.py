@@ -72,6 +72,10 @@ def path_problem(path: object) -> str | None:
         return f"path {path!r} is not a string"
     if not path.startswith("/"):
         return f"path {path!r} must start with /"
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        return f"path {path!r} is not valid Unicode text"
     if len(path) > MAX_PATH_LENGTH:
         return (
             f"path {path[:60]!r}... is {len(path)} characters; CloudFront allows {MAX_PATH_LENGTH}"
@@ -83,10 +87,6 @@ def path_problem(path: object) -> str | None:
             f"path {path!r} contains ~, which no invalidation path can name (CloudFront refuses "
             f"it, and %7E matches nothing); request {_before_tilde(path)!r} instead"
         )
-    try:
-        path.encode("utf-8")
-    except UnicodeEncodeError:
-        return f"path {path!r} is not valid Unicode text"
     written = as_cloudfront_path(path)
     if written != path:
         return f"path {path!r} must be URL-encoded as CloudFront expects it: {written!r}"

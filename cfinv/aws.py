@@ -11,7 +11,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import boto3
 from botocore.config import Config as BotoConfig
@@ -265,43 +265,48 @@ class Aws:
         return ended
 
     # ------------------------------------------------------------------ CloudWatch
+    def _datapoints(
+        self,
+        metric: str,
+        query: Mapping[str, Any],
+        statistic: Literal["Sum", "Maximum"],
+    ) -> list[float]:
+        cloudwatch: CloudWatchClient = self._client("cloudwatch")
+        with self.call(f"reading the {metric} metric"):
+            response = cloudwatch.get_metric_statistics(
+                MetricName=metric, Statistics=[statistic], **query
+            )
+        return [point.get(statistic, 0.0) for point in response.get("Datapoints", [])]
+
     def metric_sum(
         self, namespace: str, metric: str, dimensions: Mapping[str, str], start: datetime
     ) -> float | None:
         """The metric's sum from ``start`` until now, None when CloudWatch has no datapoint."""
-        cloudwatch: CloudWatchClient = self._client("cloudwatch")
         now = datetime.now(UTC)
-        with self.call(f"reading the {metric} metric"):
-            response = cloudwatch.get_metric_statistics(
-                Namespace=namespace,
-                MetricName=metric,
-                Dimensions=[{"Name": k, "Value": v} for k, v in dimensions.items()],
-                StartTime=start,
-                EndTime=now + timedelta(minutes=1),
-                Period=86400,
-                Statistics=["Sum"],
-            )
-        points = response.get("Datapoints", [])
-        return sum(p.get("Sum", 0.0) for p in points) if points else None
+        query = _query(namespace, dimensions, start, now + timedelta(minutes=1), period=86400)
+        points = self._datapoints(metric, query, "Sum")
+        return sum(points) if points else None
 
     def metric_maximum(
         self, namespace: str, metric: str, dimensions: Mapping[str, str], minutes: int
     ) -> float | None:
         """The metric's largest value over the last ``minutes``; None without a datapoint."""
-        cloudwatch: CloudWatchClient = self._client("cloudwatch")
         now = datetime.now(UTC)
-        with self.call(f"reading the {metric} metric"):
-            response = cloudwatch.get_metric_statistics(
-                Namespace=namespace,
-                MetricName=metric,
-                Dimensions=[{"Name": k, "Value": v} for k, v in dimensions.items()],
-                StartTime=now - timedelta(minutes=minutes),
-                EndTime=now,
-                Period=60,
-                Statistics=["Maximum"],
-            )
-        points = response.get("Datapoints", [])
-        return max(p.get("Maximum", 0.0) for p in points) if points else None
+        query = _query(namespace, dimensions, now - timedelta(minutes=minutes), now, period=60)
+        points = self._datapoints(metric, query, "Maximum")
+        return max(points) if points else None
+
+
+def _query(
+    namespace: str, dimensions: Mapping[str, str], start: datetime, end: datetime, *, period: int
+) -> dict[str, Any]:
+    return {
+        "Namespace": namespace,
+        "Dimensions": [{"Name": k, "Value": v} for k, v in dimensions.items()],
+        "StartTime": start,
+        "EndTime": end,
+        "Period": period,
+    }
 
 
 def _dead_letter(message: Mapping[str, Any]) -> DeadLetterSeen:

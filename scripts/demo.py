@@ -202,22 +202,9 @@ def upload_site(s3: Any, bucket: str, timeline: Timeline) -> list[str]:
 def run_event_source(
     stack: DeployedStack, sqs: SQSClient, options: Options, log_sink: io.StringIO
 ) -> list[BatchRecord]:
-    from emulator.local_aws.lambda_context import LocalFunction
-    from emulator.local_aws.poller import PollerSettings, SqsEventSourcePoller
-    from emulator.local_aws.s3_events import FaithfulS3Events
+    from emulator.local_aws.event_source import event_source_for
 
-    function = LocalFunction(stack.function, region=stack.region, log_sink=log_sink)
-    poller = SqsEventSourcePoller(
-        sqs,
-        queue_url=stack.outputs["QueueUrl"],
-        queue_arn=stack.event_source.queue_arn,
-        handler=function,
-        context_factory=function.new_context,
-        settings=PollerSettings.from_deployment(
-            stack.event_source, stack.function, time_scale=options.time_scale
-        ),
-        body_correction=FaithfulS3Events(),
-    )
+    poller = event_source_for(stack, sqs, log_sink=log_sink, time_scale=options.time_scale)
 
     def drained_or_failed(batches: Sequence[BatchRecord]) -> bool:
         if batches and batches[-1].outcome != "success":

@@ -23,9 +23,8 @@ from emulator.local_aws.clock import ManualClock
 from emulator.local_aws.cloudfront import FaithfulCloudFront
 from emulator.local_aws.deployed import DeployedStack
 from emulator.local_aws.distributions import OriginSpec, create_distribution
-from emulator.local_aws.lambda_context import LocalFunction
-from emulator.local_aws.poller import PollerSettings, SqsEventSourcePoller
-from emulator.local_aws.s3_events import FaithfulS3Events
+from emulator.local_aws.event_source import event_source_for
+from emulator.local_aws.poller import SqsEventSourcePoller
 from emulator.local_aws.sqs_move_tasks import message_move_tasks
 from emulator.local_aws.stack import deploy_stack
 
@@ -154,18 +153,7 @@ def deployed_service(*, invalidate_deletes: bool = True) -> Iterator[Service]:
             stack_name=STACK,
         )
         logs = io.StringIO()
-        function = LocalFunction(stack.function, region=REGION, log_sink=logs)
-        poller = SqsEventSourcePoller(
-            boto3.client("sqs"),
-            queue_url=stack.outputs["QueueUrl"],
-            queue_arn=stack.event_source.queue_arn,
-            handler=function,
-            context_factory=function.new_context,
-            settings=PollerSettings.from_deployment(
-                stack.event_source, stack.function, time_scale=0.01
-            ),
-            body_correction=FaithfulS3Events(),
-        )
+        poller = event_source_for(stack, boto3.client("sqs"), log_sink=logs, time_scale=0.01)
         service = Service(stack, cloudfront, clock, site, preview, poller, logs)
         service.drain()  # the s3:TestEvent S3 sends when the stack writes the notifications
         yield service

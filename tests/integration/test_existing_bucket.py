@@ -22,9 +22,8 @@ from emulator.local_aws.clock import ManualClock
 from emulator.local_aws.cloudfront import FaithfulCloudFront
 from emulator.local_aws.deployed import DeployedStack
 from emulator.local_aws.distributions import OriginSpec, create_distribution
-from emulator.local_aws.lambda_context import LocalFunction
-from emulator.local_aws.poller import BatchRecord, PollerSettings, SqsEventSourcePoller
-from emulator.local_aws.s3_events import FaithfulS3Events
+from emulator.local_aws.event_source import event_source_for
+from emulator.local_aws.poller import BatchRecord, SqsEventSourcePoller
 from emulator.local_aws.s3_notifications import read_notification_configuration
 from emulator.local_aws.stack import delete_stack, deploy_stack
 
@@ -131,18 +130,7 @@ def attached() -> Iterator[Attached]:
             stack_name="attached",
         )
         logs = io.StringIO()
-        function = LocalFunction(stack.function, region="us-east-1", log_sink=logs)
-        poller = SqsEventSourcePoller(
-            boto3.client("sqs"),
-            queue_url=stack.outputs["QueueUrl"],
-            queue_arn=stack.event_source.queue_arn,
-            handler=function,
-            context_factory=function.new_context,
-            settings=PollerSettings.from_deployment(
-                stack.event_source, stack.function, time_scale=0.01
-            ),
-            body_correction=FaithfulS3Events(),
-        )
+        poller = event_source_for(stack, boto3.client("sqs"), log_sink=logs, time_scale=0.01)
         yield Attached(stack, cloudfront, site, preview, other, logs, poller)
 
 

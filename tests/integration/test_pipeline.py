@@ -25,13 +25,11 @@ from moto import mock_aws
 from emulator.local_aws.clock import ManualClock
 from emulator.local_aws.cloudfront import FaithfulCloudFront
 from emulator.local_aws.deployed import DeployedStack
-from emulator.local_aws.lambda_context import LocalFunction
+from emulator.local_aws.event_source import event_source_for
 from emulator.local_aws.poller import (
     BatchRecord,
-    PollerSettings,
     SqsEventSourcePoller,
 )
-from emulator.local_aws.s3_events import FaithfulS3Events
 from emulator.local_aws.stack import deploy_stack
 
 pytestmark = pytest.mark.slow
@@ -226,18 +224,7 @@ def pipeline() -> Iterator[Pipeline]:
             stack_name="pipeline",
         )
         logs = io.StringIO()
-        function = LocalFunction(stack.function, region=REGION, log_sink=logs)
-        poller = SqsEventSourcePoller(
-            boto3.client("sqs"),
-            queue_url=stack.outputs["QueueUrl"],
-            queue_arn=stack.event_source.queue_arn,
-            handler=function,
-            context_factory=function.new_context,
-            settings=PollerSettings.from_deployment(
-                stack.event_source, stack.function, time_scale=TIME_SCALE
-            ),
-            body_correction=FaithfulS3Events(),
-        )
+        poller = event_source_for(stack, boto3.client("sqs"), log_sink=logs, time_scale=TIME_SCALE)
         inbox_url = subscribe_inbox(stack.outputs["TopicArn"])
         yield Pipeline(stack, cloudfront, clock, distribution_id, poller, inbox_url, logs)
 

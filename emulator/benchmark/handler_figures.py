@@ -8,8 +8,12 @@ and the cold import of the handler module next to a bare ``import boto3``.
 - Memory: that interpreter's peak resident set after the imports and after serving, what the
   function's MemorySize must hold; ``tracemalloc`` gives the batch's own peak Python
   allocation.
-- Cold import: fresh interpreters, alternating, each timing only its import statement
-  (interpreter start-up excluded; bytecode caches warm, as after the first run on a machine).
+- Cold import, the way Lambda runs it: fresh interpreters over a read-only copy of the built
+  layer and function, writing nothing (``-B``), alternating, each timing only its import
+  statement (interpreter start-up excluded). Three imports: the handler as built (the layer
+  ships precompiled bytecode, layers/shared/Makefile), the handler from the same layer with its
+  bytecode removed (what the layer shipped before: every cold start compiled from source), and a
+  bare ``import boto3`` from the built layer, precompiled, as the floor.
 
 Every measuring interpreter runs in ``runtime()``: the layer and function as ``sam build``
 left them, without site-packages, so the packages are Lambda's rather than the dev tools'.
@@ -22,6 +26,7 @@ from __future__ import annotations
 import json
 import os
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -218,40 +223,88 @@ def runtime() -> Runtime:
 @dataclass(frozen=True, slots=True)
 class ImportFigures:
     runs: int
-    boto3_ms: float  # median
-    handler_ms: float  # median
+    boto3_ms: float  # median, precompiled
+    handler_ms: float  # median, as built
+    source_only_ms: float | None = None  # median, the built layer without its bytecode
     environment: str = ""
 
     @property
     def ratio(self) -> float:
         return self.handler_ms / self.boto3_ms
 
+    @property
+    def speedup(self) -> float | None:
+        """How many times faster the handler imports with the shipped bytecode."""
+        return self.source_only_ms / self.handler_ms if self.source_only_ms else None
+
 
 def measure_cold_import(runs: int = 7) -> ImportFigures:
-    """Median import time of ``app`` (the handler module) and of ``boto3`` alone, each in
-    fresh interpreters, alternating so both see the same machine load."""
-    for module in ("boto3", "app"):  # warm the bytecode caches
-        _import_seconds(module)
-    boto3_times: list[float] = []
-    handler_times: list[float] = []
+    """Median import times in fresh interpreters, alternating so all see the same machine load
+    (see the module docstring). Without a build, the development virtualenv, warm caches."""
+    place = runtime()
+    if not place.isolated:
+        return _measured({"boto3": [place], "app": [place]}, runs, place.description, None)
+    with tempfile.TemporaryDirectory() as folder:
+        built = _read_only_copy(place, Path(folder) / "built", keep_bytecode=True)
+        source = _read_only_copy(place, Path(folder) / "source", keep_bytecode=False)
+        try:
+            return _measured(
+                {"boto3": [built], "app": [built], "source": [source]},
+                runs,
+                "read-only copies of the built layer and function, nothing written (-B), "
+                "no site-packages",
+                source,
+            )
+        finally:
+            for copy in (built, source):
+                _writable(copy)
+
+
+def _measured(
+    places: dict[str, list[Runtime]], runs: int, description: str, source: Runtime | None
+) -> ImportFigures:
+    samples: dict[str, list[float]] = {name: [] for name in places}
     for _ in range(max(1, runs)):
-        boto3_times.append(_import_seconds("boto3"))
-        handler_times.append(_import_seconds("app"))
+        for name, (place,) in places.items():
+            module = "app" if name == "source" else name
+            samples[name].append(_import_seconds(module, place))
     return ImportFigures(
-        runs=len(boto3_times),
-        boto3_ms=statistics.median(boto3_times) * 1000,
-        handler_ms=statistics.median(handler_times) * 1000,
-        environment=runtime().description,
+        runs=max(1, runs),
+        boto3_ms=statistics.median(samples["boto3"]) * 1000,
+        handler_ms=statistics.median(samples["app"]) * 1000,
+        source_only_ms=statistics.median(samples["source"]) * 1000 if source else None,
+        environment=description,
     )
 
 
-def _import_seconds(module: str) -> float:
-    return float(_python(["-c", _IMPORT_SNIPPET.format(module=module)]).strip())
+def _read_only_copy(place: Runtime, target: Path, *, keep_bytecode: bool) -> Runtime:
+    """The layer and function folders copied under ``target``, then made read-only (as /opt
+    and /var/task are); without bytecode when ``keep_bytecode`` is False."""
+    layer, function, *rest = place.paths
+    ignore = None if keep_bytecode else shutil.ignore_patterns("__pycache__", "*.pyc")
+    copies = (target / "layer", target / "function")
+    for origin, copy in zip((layer, function), copies, strict=True):
+        shutil.copytree(origin, copy, ignore=ignore)
+        for path in (copy, *copy.rglob("*")):
+            path.chmod(path.stat().st_mode & ~0o222)
+    return Runtime((*copies, *rest), isolated=True, description=place.description)
 
 
-def _python(arguments: Sequence[str]) -> str:
-    """Run this interpreter in the ``runtime()`` (the layer and the handler); its stdout."""
-    place = runtime()
+def _writable(place: Runtime) -> None:
+    """Writable again, so the temporary folder can be removed."""
+    for folder in place.paths[:2]:
+        for path in (folder, *folder.rglob("*")):
+            path.chmod(path.stat().st_mode | 0o200)
+
+
+def _import_seconds(module: str, place: Runtime) -> float:
+    return float(_python(["-c", _IMPORT_SNIPPET.format(module=module)], place).strip())
+
+
+def _python(arguments: Sequence[str], place: Runtime | None = None) -> str:
+    """Run this interpreter in ``place`` (default: the ``runtime()``, the layer and the
+    handler); its stdout. An isolated place writes no bytecode (``-B``), as on Lambda."""
+    place = place or runtime()
     environment = {
         **os.environ,
         "PYTHONPATH": os.pathsep.join(str(path) for path in place.paths),
@@ -260,7 +313,7 @@ def _python(arguments: Sequence[str]) -> str:
         "AWS_DEFAULT_REGION": "us-east-1",
     }
     completed = subprocess.run(  # noqa: S603 - this interpreter, fixed arguments
-        [sys.executable, *(["-S"] if place.isolated else []), *arguments],
+        [sys.executable, *(["-S", "-B"] if place.isolated else []), *arguments],
         cwd=ROOT,
         env=environment,
         capture_output=True,

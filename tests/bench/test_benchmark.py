@@ -188,11 +188,13 @@ def test_handler_figures_measure_a_real_batch() -> None:
 
 
 # ------------------------------------------------------------------------------ targets
-def handler_figures(cpu_ms: float, boto3_ms: float, handler_ms: float) -> HandlerFigures:
+def handler_figures(
+    cpu_ms: float, boto3_ms: float, handler_ms: float, source_only_ms: float | None = None
+) -> HandlerFigures:
     batch = BatchFigures(10_000, cpu_ms, cpu_ms, cpu_ms, 70.0, 90.0, 1.0, 1, 1)
     return HandlerFigures(
         batches={"site deploy": batch},
-        imports=ImportFigures(3, boto3_ms, handler_ms),
+        imports=ImportFigures(3, boto3_ms, handler_ms, source_only_ms),
         memory_size_mib=256,
     )
 
@@ -222,17 +224,26 @@ def case(strategy: str, billed: int, *, worst: float = 30.0, lost: int = 0) -> C
 
 
 @pytest.mark.parametrize(
-    ("service_billed", "worst", "cpu_ms", "handler_ms", "met"),
+    ("service_billed", "worst", "cpu_ms", "handler_ms", "source_only_ms", "met"),
     [
-        (100, 32.0, 199.0, 149.0, [True, True, True, True, True, True]),
-        (101, 32.5, 200.0, 150.0, [False, False, False, True, False, True]),
+        (100, 32.0, 199.0, 130.0, 260.0, [True, True, True, True, True, True, True]),
+        (101, 32.5, 200.0, 131.0, 261.0, [False, False, False, False, True, False, True]),
+        (100, 32.0, 199.0, 130.0, None, [True, True, False, True, True, True, True]),
     ],
 )
 def test_targets_are_judged_at_their_limits(
-    service_billed: int, worst: float, cpu_ms: float, handler_ms: float, met: list[bool]
+    service_billed: int,
+    worst: float,
+    cpu_ms: float,
+    handler_ms: float,
+    source_only_ms: float | None,
+    met: list[bool],
 ) -> None:
+    """Cold import: at most 1.3x a precompiled boto3, at least 2x faster than without the
+    bytecode (not met when that was not measured)."""
     results = [case("per-object", 10_000), case("service", service_billed, worst=worst)]
-    found = targets(results, handler_figures(cpu_ms, 100.0, handler_ms), 30.0)
+    figures = handler_figures(cpu_ms, 100.0, handler_ms, source_only_ms)
+    found = targets(results, figures, 30.0)
     assert [t.met for t in found] == met
 
 

@@ -1349,7 +1349,8 @@ def test_runtime_globals(template: dict[str, Any]) -> None:
     assert function_globals["Runtime"] == "python3.13"
     assert function_globals["Architectures"] == ["arm64"]
     assert function_globals["Tracing"] == "Active"
-    assert layer["Metadata"] == {"BuildMethod": "python3.13", "BuildArchitecture": "arm64"}
+    # Built by layers/shared/Makefile, with python3.13 bytecode (tests/template/test_build.py).
+    assert layer["Metadata"] == {"BuildMethod": "makefile", "BuildArchitecture": "arm64"}
     assert layer["Properties"]["CompatibleRuntimes"] == ["python3.13"]
     assert layer["Properties"]["CompatibleArchitectures"] == ["arm64"]
     for logical_id, function in _functions(template).items():

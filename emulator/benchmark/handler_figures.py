@@ -1,9 +1,10 @@
 """The batcher's own figures: CPU and throughput for one batch with AWS stubbed, peak memory,
 and the cold import of the handler module next to a bare ``import boto3``.
 
-- CPU: a fresh interpreter imports the handler module (functions/batcher/app.py), reads a
-  batch of S3 event messages from a file and serves it with ``process_batch`` (parse, plan,
-  create, settle) and in-process stubs for CloudFront, Step Functions, SQS and SNS: one
+- CPU: a fresh interpreter imports the handler module (functions/batcher/app.py) and builds
+  its dependencies as the first invocation does (the boto3 clients, then ``gc.freeze()``),
+  reads a batch of S3 event messages from a file and serves it with ``process_batch`` (parse,
+  plan, create, settle) and in-process stubs for CloudFront, Step Functions, SQS and SNS: one
   warm-up, then repeats timed with ``time.process_time``; the minimum and median.
 - Memory: that interpreter's peak resident set after the imports and after serving, what the
   function's MemorySize must hold; ``tracemalloc`` gives the batch's own peak Python
@@ -159,8 +160,12 @@ def _rss_mib() -> float:
 
 def _batch_child(batch_file: str, repeats: int) -> None:
     """The child of ``measure_batch``: import the handler, serve the batch, print figures."""
-    import app  # noqa: F401 - the handler module's imports are what is measured
+    os.environ.update(ENVIRONMENT)
+    import app
 
+    # As the first invocation does: the real clients (boto3 builds them offline), then the
+    # handler's gc.freeze(); the batch itself is served with the stubs.
+    app.dependencies()
     after_import = _rss_mib()
     config = Config.from_env(ENVIRONMENT)
     messages = messages_from(json.loads(Path(batch_file).read_text(encoding="utf-8")))

@@ -204,7 +204,7 @@ def stack(
         }
         for name, value in env.items():
             monkeypatch.setenv(name, value)
-        app._dependencies.cache_clear()
+        app.dependencies.cache_clear()
         clock = ManualClock()
         with FaithfulCloudFront(
             clock=clock,
@@ -222,7 +222,7 @@ def stack(
                 inbox_url,
                 fake,
             )
-        app._dependencies.cache_clear()
+        app.dependencies.cache_clear()
 
 
 def _failures(*message_ids: str) -> dict[str, list[dict[str, str]]]:
@@ -539,6 +539,6 @@ def test_missing_configuration_names_the_variable(
 ) -> None:
     """Given STATE_MACHINE_ARN unset, then the invocation fails naming it (batch retried)."""
     monkeypatch.delenv("STATE_MACHINE_ARN")
-    app._dependencies.cache_clear()
+    app.dependencies.cache_clear()
     with pytest.raises(ConfigError, match="STATE_MACHINE_ARN"):
         stack.invoke(load_event("sqs-s3-put.json"))

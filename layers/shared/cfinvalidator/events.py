@@ -36,9 +36,8 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from cfinvalidator.errors import MalformedEventError
 from cfinvalidator.on_demand import RequestedPath, is_request, parse_request
@@ -48,9 +47,13 @@ ChangeKind = Literal["created", "removed"]
 _KINDS: dict[str, ChangeKind] = {"ObjectCreated": "created", "ObjectRemoved": "removed"}
 
 
-@dataclass(frozen=True, slots=True)
-class ObjectEvent:
-    """One object change, with the key decoded."""
+class ObjectEvent(NamedTuple):
+    """One object change, with the key decoded.
+
+    A NamedTuple rather than a frozen dataclass, for the same immutability at a third of the
+    cost: a batch makes 10,000 of them, and a frozen dataclass's ``__init__`` (one
+    ``object.__setattr__`` per field) took about a fifth of a batch's CPU.
+    """
 
     bucket: str
     key: str
@@ -89,9 +92,8 @@ class ObjectEvent:
         return f"sqs:{self.message_id}#{self.record_index}"
 
 
-@dataclass(frozen=True, slots=True)
-class ParsedMessage:
-    """What one SQS message carried."""
+class ParsedMessage(NamedTuple):
+    """What one SQS message carried (a NamedTuple for the reason ``ObjectEvent`` is one)."""
 
     message_id: str
     events: tuple[ObjectEvent, ...]

@@ -214,7 +214,7 @@ def _timed_by_queue(parsed: ParsedMessage, sent_at: datetime) -> ParsedMessage:
     not from the ``requestedAt`` its sender wrote: a sender's clock running behind would
     otherwise let an invalidation created before the request count as covering it."""
     requested = tuple(replace(r, event_time=sent_at) for r in parsed.requested)
-    return replace(parsed, requested=requested)
+    return parsed._replace(requested=requested)
 
 
 class _Distribution:

@@ -8,26 +8,68 @@ from emulator.benchmark.cells import dollars, find, seconds
 from emulator.benchmark.runner import CaseResult
 from emulator.benchmark.targets import SERVICE, HandlerFigures
 
+PEERS = ("per-object", "s3deploy", "cdk", "sst", "s3_website", "everything")
+
 
 def reading(results: Sequence[CaseResult], handler: HandlerFigures) -> list[str]:
     lines: list[str] = []
-    readers = (
-        _read_deploy,
-        _read_burst,
-        _read_hot_key,
-        _read_trickle,
-        _read_latency,
-        _read_hostile,
-    )
+    readers = (_read_deploy, _read_burst, _read_hot_key, _read_trickle, _read_hostile)
     for describe in readers:
         sentence = describe(lambda w, s: find(results, w, s))
         if sentence:
             lines += [f"- {sentence}"]
+    lines += [f"- {sentence}" for sentence in _read_losses(results)]
     lines.append(f"- {_read_handler(handler)}")
     return lines
 
 
 Lookup = Callable[[str, str], CaseResult | None]
+
+
+def _failed(case: CaseResult) -> int:
+    """Keys never invalidated: lost, or dead-lettered (dropped, for per-object)."""
+    return case.keys_lost + case.dead_lettered
+
+
+def _p99(case: CaseResult) -> float:
+    return case.requested.p99 if case.requested.p99 is not None else float("inf")
+
+
+def dominates(peer: CaseResult, service: CaseResult) -> bool:
+    """The issue's Pareto test: the peer bills no more paths, invalidates no more unchanged
+    objects, requests no later at p99 and fails no more keys, and is better on one of them."""
+    pairs = [
+        (peer.billed_paths, service.billed_paths),
+        (peer.over_invalidated, service.over_invalidated),
+        (_p99(peer), _p99(service)),
+        (_failed(peer), _failed(service)),
+    ]
+    return all(a <= b for a, b in pairs) and any(a < b for a, b in pairs)
+
+
+def _read_losses(results: Sequence[CaseResult]) -> list[str]:
+    """Plainly, workload by workload: which peer strategies dominate this service."""
+    sentences: list[str] = []
+    for workload in dict.fromkeys(r.workload for r in results):
+        service = find(results, workload, SERVICE)
+        if service is None:
+            continue
+        beaten_by = [
+            r
+            for r in results
+            if r.workload == workload and r.strategy in PEERS and dominates(r, service)
+        ]
+        for peer in beaten_by:
+            sentences.append(
+                f"Where this service loses ({workload}): {peer.strategy} is at least as good on "
+                f"every axis and better on one: {peer.billed_paths:,} billed paths against "
+                f"{service.billed_paths:,}, {peer.over_invalidated:,} unchanged objects "
+                f"invalidated against {service.over_invalidated:,}, p99 to request "
+                f"{seconds(peer.requested.p99)} s against {seconds(service.requested.p99)} s."
+            )
+    if not sentences:
+        sentences.append("No peer strategy dominates this service on any workload of this run.")
+    return sentences
 
 
 def _read_deploy(find: Lookup) -> str:
@@ -40,50 +82,31 @@ def _read_deploy(find: Lookup) -> str:
         return ""
     ratio = per_object.billed_paths / max(1, service.billed_paths)
     return (
-        f"Site deploy: one invalidation per object billed {per_object.billed_paths:,} paths "
-        f"({dollars(per_object.dollars)}), met {per_object.quota_errors:,} quota errors and "
-        f"left keys waiting for redelivery (slowest request {seconds(per_object.requested.worst)}"
-        f" s). This service billed {service.billed_paths:,} ({ratio:,.0f} times fewer) with no "
-        f"quota error, every key requested within {seconds(service.requested.worst)} s. The "
-        f"price is over-invalidation: its default collapses to the broadest wildcard and "
-        f"invalidated {service.over_invalidated:,} unchanged objects; with "
-        f"BroadestWildcardDepth 1 it billed {depth.billed_paths:,} paths and invalidated "
-        f"{depth.over_invalidated:,}."
+        f"Site deploy: one request per object billed {per_object.billed_paths:,} paths "
+        f"({dollars(per_object.dollars)}). This service billed {service.billed_paths:,} "
+        f"({ratio:,.0f} times fewer), every key requested within "
+        f"{seconds(service.requested.worst)} s; so did every tool that sends `/*`. The price "
+        f"is over-invalidation: the default collapses to the broadest wildcard and invalidated "
+        f"{service.over_invalidated:,} unchanged objects; with BroadestWildcardDepth 1 it "
+        f"billed {depth.billed_paths:,} paths and invalidated {depth.over_invalidated:,}."
     )
 
 
 def _read_burst(find: Lookup) -> str:
-    per_object, per_batch, service = (
-        find("burst", "per-object"),
-        find("burst", "per-batch"),
-        find("burst", SERVICE),
-    )
-    if per_object is None or per_batch is None or service is None:
+    cases = {name: find("burst", name) for name in (*PEERS, SERVICE)}
+    service = cases[SERVICE]
+    if service is None or any(case is None for case in cases.values()):
         return ""
+    failed = ", ".join(
+        f"{name} {_failed(case):,}" for name, case in cases.items() if case and _failed(case)
+    )
     return (
-        f"Burst: the 3,000-path in-progress quota decides. One per object made "
-        f"{per_object.create_invalidation_calls:,} calls, {per_object.quota_errors:,} of them "
-        f"refused, so most keys waited for redelivery: half were requested only after "
-        f"{seconds(per_object.requested.p50)} s, and {per_object.dead_lettered:,} were "
-        f"dead-lettered. One per batch dead-lettered {per_batch.dead_lettered:,}. This service "
+        f"Burst: the in-progress quota decides. Keys never invalidated: {failed or 'none'}; "
+        f"the tools that chunk exact paths (SST, s3_website) or send one request per object "
+        f"run into TooManyInvalidationsInProgress and do not queue the rest. This service "
         f"planned within the quota: {service.create_invalidation_calls:,} calls, "
-        f"{service.billed_paths:,} billed paths, {service.dead_lettered:,} dead-lettered, "
-        f"p99 {seconds(service.requested.p99)} s to request."
-    )
-
-
-def _read_latency(find: Lookup) -> str:
-    per_object, service = find("trickle", "per-object"), find("trickle", SERVICE)
-    if per_object is None or service is None:
-        return ""
-    return (
-        f"Latency is what batching costs. On the trickle, one per object requested each "
-        f"invalidation {seconds(per_object.requested.p99)} s after the upload (p99) and this "
-        f"service {seconds(service.requested.p99)} s, its debounce window; the notification "
-        f"adds at most one tracker poll to completion (p99 {seconds(service.completed.p99)} s "
-        f"to completed, {seconds(service.notified.p99 if service.notified else None)} s to "
-        f"notified). Once the quota refuses requests, as on the deploy and the burst, one per "
-        f"object is the slowest by far."
+        f"{service.billed_paths:,} billed paths, none lost, p99 "
+        f"{seconds(service.requested.p99)} s to request."
     )
 
 
@@ -92,44 +115,45 @@ def _read_hot_key(find: Lookup) -> str:
     if per_object is None or service is None:
         return ""
     return (
-        f"Hot key: batching is what saves here. One per object billed "
+        f"Hot key: batching is what saves here. One request per object billed "
         f"{per_object.billed_paths:,} paths; every batching strategy billed one path per "
-        f"window ({service.billed_paths:,}), and only `/*` invalidated other objects."
+        f"window ({service.billed_paths:,}), and the `/*` tools invalidated everything else."
     )
 
 
 def _read_trickle(find: Lookup) -> str:
-    per_object, service, depth = (
-        find("trickle", "per-object"),
+    s3deploy, service, depth = (
+        find("trickle", "s3deploy"),
         find("trickle", SERVICE),
         find("trickle", "service-depth-1"),
     )
-    if per_object is None or service is None or depth is None:
+    if s3deploy is None or service is None or depth is None:
         return ""
     return (
-        f"Trickle: every strategy stays near or under the free tier. One per object billed "
-        f"{per_object.billed_paths:,} paths; this service's default billed "
-        f"{service.billed_paths:,} but, whenever a 30 s window needed "
-        f"CollapseThreshold paths or more, replaced them with `/*` and so invalidated "
-        f"{service.over_invalidated:,} unchanged objects over the hour. With "
-        f"BroadestWildcardDepth 1: {depth.billed_paths:,} paths, {depth.over_invalidated:,} "
-        f"unchanged objects. For a steady trickle of edits, BroadestWildcardDepth 1 (or a "
-        f"higher CollapseThreshold) keeps the cache warm at little extra cost."
+        f"Trickle: s3deploy's rule (the window's paths if at most 8, else `/*`) billed "
+        f"{s3deploy.billed_paths:,} paths and invalidated {s3deploy.over_invalidated:,} "
+        f"unchanged objects; this service's default billed {service.billed_paths:,} and "
+        f"invalidated {service.over_invalidated:,}. With BroadestWildcardDepth 1: "
+        f"{depth.billed_paths:,} paths, {depth.over_invalidated:,} unchanged objects."
     )
 
 
 def _read_hostile(find: Lookup) -> str:
-    per_batch, service = find("hostile", "per-batch"), find("hostile", SERVICE)
-    if per_batch is None or service is None:
+    sst, website, service = (
+        find("hostile", "sst"),
+        find("hostile", "s3_website"),
+        find("hostile", SERVICE),
+    )
+    if sst is None or website is None or service is None:
         return ""
     return (
         f"Hostile keys: a key with `~` (or a trailing `*`) can only be covered by a wildcard "
         f"that ends where that character starts, so covering them all costs over-invalidation "
         f"whatever the strategy ({service.over_invalidated:,} unchanged objects for this "
-        f"service). One per batch put more than 15 wildcards in one request: "
-        f"{per_batch.quota_errors:,} refusals and {per_batch.dead_lettered:,} keys "
-        f"dead-lettered. This service billed {service.billed_paths:,} paths, lost none and "
-        f"dead-lettered {service.dead_lettered:,}."
+        f"service). s3_website's 1,000-path chunks hold more than 15 wildcards each: "
+        f"{website.quota_errors:,} refusals, {_failed(website):,} keys never invalidated; SST "
+        f"chunks by 15 wildcards ({_failed(sst):,} never invalidated). This service billed "
+        f"{service.billed_paths:,} paths and lost none."
     )
 
 

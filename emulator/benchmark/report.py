@@ -186,18 +186,23 @@ def markdown(
         "",
         strategy_lines,
         "",
-        "The three other strategies stand for what existing tools do (per object: event-triggered "
-        "Lambda functions; one per batch: tools that invalidate what a deploy changed; always "
-        "`/*`: CI steps that invalidate everything). "
-        "One invalidation per object is triggered as those tools are, on each event as it "
-        "arrives: no batching window, batches of at most 10 records, up to 100 concurrent "
-        "invocations. The batching strategies use the same event source as this service. "
-        "To compare strategies and nothing else, they get this service's key-to-path mapping "
-        "and generous error handling: a refused request fails its records, SQS delivers them "
-        "again after the visibility timeout and dead-letters them after 8 deliveries. Their "
-        "caller references are unique per request, so a redelivery is billed again. They do "
-        "not wait for completion or notify. Throttling is not simulated (its rate is not "
-        "documented); real per-object traffic would also be throttled.",
+        "The other strategies stand for what the existing tools do, each as its public "
+        "behaviour is described (December 2026): an S3-triggered Lambda (one request per "
+        "object as its event arrives, the SDK's retries on throttling and 5xx, then Lambda's "
+        "two asynchronous retries, about 90 s apart here, then the event is dropped: counted "
+        "as dead-lettered); s3deploy (the deploy's paths if at most 8, else `/*`; one try); "
+        "CDK's BucketDeployment (one `/<prefix>*` per deploy, 10 client retries); SST (paths "
+        "deduplicated and chunked by 3,000 files and 15 wildcards, errors swallowed); "
+        "s3_website (chunks of 1,000 paths, back-off and retry on "
+        "TooManyInvalidationsInProgress while it has time); and CI steps that always send "
+        "`/*`. The deploy-time tools run once per batch of the same event source as this "
+        "service (a 30 s window), standing for one deploy per window. None of them queues "
+        'refused work: a refused request\'s keys are lost (the "keys lost" column) unless the '
+        "tool's own retries get it through. To compare strategies and nothing else, all get "
+        "this service's key-to-path mapping (with their own, hostile keys would fare worse). "
+        "Caller references are unique per request, as the peers' are, so a retry is billed "
+        "again. None waits for completion or notifies. Throttling, 5xx and completion times "
+        "other than 20 s are not simulated in this run.",
         "",
         f"Dollars are for the paths beyond the free {FREE_PATHS_PER_MONTH:,} a month at "
         f"${PRICE_PER_PATH} per path, as if the workload were the month's only one.",

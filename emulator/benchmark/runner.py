@@ -16,7 +16,14 @@ from typing import Final
 
 from cfinvalidator.paths import paths_for_key
 from cfinvalidator.planning import rules_from
-from emulator.benchmark.strategies import Everything, PerBatch, PerObject
+from emulator.benchmark.strategies import (
+    CdkStyle,
+    Everything,
+    PerObject,
+    S3deployStyle,
+    S3WebsiteStyle,
+    SstStyle,
+)
 from emulator.benchmark.workloads import Workload
 from emulator.simulation.engine import Simulation
 from emulator.simulation.handler import BatchHandler, ServiceHandler
@@ -46,16 +53,25 @@ def _unchanged(settings: SimSettings) -> SimSettings:
     return settings
 
 
+# Lambda's asynchronous invocation: a failed event is retried twice (after about a minute, then
+# about two more), then dropped unless a failure destination is set.
+ASYNC_RETRY_SECONDS: Final = 90.0
+ASYNC_ATTEMPTS: Final = 3
+
+
 def immediate(settings: SimSettings) -> SimSettings:
-    """How tools that invalidate per object are triggered: on each event as it arrives (no
-    batching window, the largest batch AWS allows without one), scaled as Lambda scales an
-    SQS event source rather than held to this stack's MaxConcurrency 2."""
+    """How an S3-triggered Lambda runs: one event per invocation as it arrives, scaled as Lambda
+    scales (not held to this stack's MaxConcurrency 2), a failed event tried again by Lambda's
+    asynchronous retries (the visibility timeout stands for their delay, the receive limit for
+    their count) and then dropped (the dead-letter count)."""
     return replace(
         settings,
         batching_window_seconds=0.0,
-        batch_size=10,
-        max_concurrency=100,
+        batch_size=1,
+        max_concurrency=1000,
         max_invocations=1_000_000,
+        visibility_timeout_seconds=ASYNC_RETRY_SECONDS,
+        max_receive_count=ASYNC_ATTEMPTS,
     )
 
 
@@ -73,8 +89,13 @@ class StrategySpec:
 
 
 STRATEGIES: Final = (
-    StrategySpec("per-object", "one invalidation per object", PerObject, event_source=immediate),
-    StrategySpec("per-batch", "one per batch, every path", PerBatch),
+    StrategySpec(
+        "per-object", "per object (S3 -> Lambda, async retries)", PerObject, event_source=immediate
+    ),
+    StrategySpec("s3deploy", "s3deploy-style (<= 8 paths, else /*)", S3deployStyle),
+    StrategySpec("cdk", "CDK-style (one /prefix* per deploy)", CdkStyle),
+    StrategySpec("sst", "SST-style (3,000 files / 15 wildcards)", SstStyle),
+    StrategySpec("s3_website", "s3_website-style (back-off on TooMany)", S3WebsiteStyle),
     StrategySpec("everything", "always /*", Everything),
     StrategySpec("service", "this service (defaults)", ServiceHandler, notifies=True),
     StrategySpec(

@@ -1,22 +1,28 @@
 """The invalidation strategies other tools use, as simulation batch handlers (benchmark only).
 
-They stand for what other public invalidation tools do, reduced to the choice that drives cost,
-quota use and latency: how many CreateInvalidation requests are made and with which paths. To
-compare strategies and nothing else, each one is given this service's correct key-to-path
-mapping (``paths_for_key``: index documents, encoding) and the same generous error handling: a
-record whose request is refused (quota, throttling, anything) is reported as a batch item
-failure, so SQS delivers it again after the visibility timeout and its redrive policy moves it
-to the dead-letter queue after ``maxReceiveCount`` deliveries. None of them waits for
-completion or notifies, as none of the peers does. Caller references are unique per request, as
-the peers' timestamps or random values are, so a redelivered record is invalidated (and billed)
-again.
+Each stands for one public tool's documented behaviour (the README of each, as summarised in
+docs/benchmarks.md), reduced to what drives cost, quota use, loss and latency: which paths it
+asks for, in how many requests, and what it does when CloudFront refuses.
 
-- :class:`PerObject`: one invalidation per object (per record), with that key's paths. The
-  benchmark runs it without a batching window (``emulator.benchmark.immediate``), as tools
-  triggered by each event are.
-- :class:`PerBatch`: one invalidation per batch with every path and no collapsing, split into
-  requests of 3,000 paths (CloudFront's per-request maximum) as the better peers do.
-- :class:`Everything`: one ``/*`` invalidation per batch.
+What they share, to compare strategies and nothing else: this service's key-to-path mapping
+(``paths_for_key``: index documents, encoding; with their own, hostile keys would fare worse),
+and the same trigger. The deploy-time tools (s3deploy, CDK, SST, s3_website, "always /*") run
+once per batch of the same event source as this service (30 s window), standing for one deploy
+per window. What they do on a refusal is their own: none of them queues work for later, so a
+refused request's keys are acknowledged and lost unless the tool retries in time. Caller
+references are unique per request (timestamps or random values in every peer), so a retry is
+billed again.
+
+- :class:`PerObject` (an S3-triggered Lambda such as the auto-invalidators): one request per
+  object as its event arrives, the SDK's retries on throttling and 5xx, then Lambda's
+  asynchronous retries (twice), then the event is dropped (``per_object_event_source``).
+- :class:`S3deployStyle`: the batch's paths if there are at most 8, else ``/*``; no retries.
+- :class:`CdkStyle`: one ``/<prefix>*`` per batch (the stack's scope), 10 SDK retries.
+- :class:`SstStyle`: deduplicated paths in chunks of 3,000 files and 15 wildcards; errors
+  swallowed.
+- :class:`S3WebsiteStyle`: chunks of 1,000 paths; on TooManyInvalidationsInProgress it backs
+  off and tries again while the invocation has time.
+- :class:`Everything`: ``/*`` per batch, the SDK's retries.
 
 This service itself is :class:`emulator.simulation.ServiceHandler`.
 """
@@ -25,21 +31,35 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import Final
 
 from moto.cloudfront.exceptions import NoSuchDistribution
 
 from cfinvalidator.errors import MalformedEventError
 from cfinvalidator.events import parse_message
-from cfinvalidator.paths import paths_for_key
+from cfinvalidator.paths import is_wildcard, paths_for_key, scope_of
 from cfinvalidator.planning import rules_from
 from cfinvalidator.service import SqsMessage
-from emulator.local_aws.cloudfront import MAX_IN_PROGRESS_FILES
+from emulator.local_aws.cloudfront import MAX_IN_PROGRESS_FILES, MAX_IN_PROGRESS_WILDCARDS
 from emulator.local_aws.cloudfront_errors import CloudFrontError
 from emulator.simulation.handler import SimContext
 
-__all__ = ["Everything", "PerBatch", "PerObject", "Strategy"]
+__all__ = [
+    "CdkStyle",
+    "Everything",
+    "PerObject",
+    "S3WebsiteStyle",
+    "S3deployStyle",
+    "SstStyle",
+    "Strategy",
+]
 
 _REFUSED = (CloudFrontError, NoSuchDistribution)
+S3DEPLOY_MAX_PATHS: Final = 8
+S3_WEBSITE_CHUNK: Final = 1_000
+SDK_ATTEMPTS: Final = 5  # boto3's legacy retry mode: 5 attempts on throttling and 5xx
+CDK_ATTEMPTS: Final = 11  # 10 client retries
+BACKOFF_BASE_SECONDS: Final = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +78,15 @@ def _records(messages: Sequence[SqsMessage], context: SimContext) -> Iterator[_R
         except MalformedEventError:
             continue
         paths = [path for event in parsed.events for path in paths_for_key(event.key, rules)]
-        yield _Record(message.message_id, tuple(dict.fromkeys(paths)))
+        if paths:
+            yield _Record(message.message_id, tuple(dict.fromkeys(paths)))
+
+
+def _retryable_by_sdk(error: Exception) -> bool:
+    """What AWS SDKs retry: throttling and 5xx (TooManyInvalidationsInProgress is a 400)."""
+    if not isinstance(error, CloudFrontError):
+        return False
+    return error.error_code in {"Throttling", "ThrottlingException"} or error.status >= 500
 
 
 @dataclass(slots=True)
@@ -66,6 +94,7 @@ class Strategy:
     """Makes CreateInvalidation requests; subclasses decide which."""
 
     name: str = ""
+    attempts: int = SDK_ATTEMPTS
     _references: int = field(default=0, repr=False)
 
     def _reference(self, context: SimContext) -> str:
@@ -73,14 +102,28 @@ class Strategy:
         self._references += 1
         return f"{self.name}-{context.invocation}-{self._references}"
 
-    def _create(self, context: SimContext, paths: Sequence[str]) -> bool:
-        """One CreateInvalidation per distribution; True if every one was accepted."""
-        accepted = True
-        for distribution_id in context.config.distribution_ids:
+    def _send(self, context: SimContext, distribution_id: str, paths: Sequence[str]) -> None:
+        """One request with the SDK's retries (exponential back-off); raises the last error."""
+        for attempt in range(self.attempts):
             try:
                 context.cloudfront_fake.create_directly(
                     distribution_id, paths, self._reference(context)
                 )
+                return
+            except _REFUSED as error:
+                if attempt + 1 == self.attempts or not _retryable_by_sdk(error):
+                    raise
+                delay = min(20.0, 0.1 * 2**attempt)
+                if delay >= context.remaining_seconds():
+                    raise
+                context.sleep(delay)
+
+    def _create(self, context: SimContext, paths: Sequence[str]) -> bool:
+        """The request on every distribution; True if every one was accepted."""
+        accepted = True
+        for distribution_id in context.config.distribution_ids:
+            try:
+                self._send(context, distribution_id, paths)
             except _REFUSED:
                 accepted = False
         return accepted
@@ -88,7 +131,8 @@ class Strategy:
 
 @dataclass(slots=True)
 class PerObject(Strategy):
-    """One invalidation per object, as soon as its record arrives."""
+    """One request per object as its event arrives; a refusal fails the invocation, which
+    Lambda retries asynchronously (the event source settings stand for that)."""
 
     name: str = "per-object"
 
@@ -96,35 +140,99 @@ class PerObject(Strategy):
         return {
             record.message_id
             for record in _records(messages, context)
-            if record.paths and not self._create(context, record.paths)
+            if not self._create(context, record.paths)
         }
 
 
 @dataclass(slots=True)
-class PerBatch(Strategy):
-    """Every path of the batch, no collapsing, in requests of at most 3,000 paths."""
+class S3deployStyle(Strategy):
+    """At most 8 paths, else ``/*``; one try, a refusal loses the batch."""
 
-    name: str = "per-batch"
+    name: str = "s3deploy"
+    attempts: int = 1
 
     def __call__(self, messages: Sequence[SqsMessage], context: SimContext) -> Collection[str]:
-        records = [record for record in _records(messages, context) if record.paths]
-        paths = list(dict.fromkeys(path for record in records for path in record.paths))
-        refused: set[str] = set()
-        for start in range(0, len(paths), MAX_IN_PROGRESS_FILES):
-            chunk = paths[start : start + MAX_IN_PROGRESS_FILES]
-            if not self._create(context, chunk):
-                refused.update(chunk)
-        return {r.message_id for r in records if any(p in refused for p in r.paths)}
+        paths = list(dict.fromkeys(p for r in _records(messages, context) for p in r.paths))
+        if paths:
+            self._create(context, paths if len(paths) <= S3DEPLOY_MAX_PATHS else ["/*"])
+        return set()
+
+
+@dataclass(slots=True)
+class CdkStyle(Strategy):
+    """One ``/<prefix>*`` per deploy, 10 client retries; a refusal fails the deploy."""
+
+    name: str = "cdk"
+    attempts: int = CDK_ATTEMPTS
+
+    def __call__(self, messages: Sequence[SqsMessage], context: SimContext) -> Collection[str]:
+        if any(True for _ in _records(messages, context)):
+            self._create(context, [scope_of(rules_from(context.config)) + "*"])
+        return set()
+
+
+def _chunks(paths: Sequence[str], files: int, wildcards: int) -> list[list[str]]:
+    """Consecutive requests of at most ``files`` file paths and ``wildcards`` wildcards."""
+    chunks: list[list[str]] = [[]]
+    counts = [0, 0]
+    for path in paths:
+        wild = is_wildcard(path)
+        if (wild and counts[1] == wildcards) or (not wild and counts[0] == files):
+            chunks.append([])
+            counts = [0, 0]
+        chunks[-1].append(path)
+        counts[wild] += 1
+    return [chunk for chunk in chunks if chunk]
+
+
+@dataclass(slots=True)
+class SstStyle(Strategy):
+    """Deduplicated paths in chunks of 3,000 files and 15 wildcards; errors swallowed."""
+
+    name: str = "sst"
+
+    def __call__(self, messages: Sequence[SqsMessage], context: SimContext) -> Collection[str]:
+        paths = list(dict.fromkeys(p for r in _records(messages, context) for p in r.paths))
+        for chunk in _chunks(paths, MAX_IN_PROGRESS_FILES, MAX_IN_PROGRESS_WILDCARDS):
+            self._create(context, chunk)
+        return set()
+
+
+@dataclass(slots=True)
+class S3WebsiteStyle(Strategy):
+    """Chunks of 1,000 paths; on TooManyInvalidationsInProgress, back off (1 s, 2 s, 4 s...)
+    and try again while the invocation has time; then the chunk is lost."""
+
+    name: str = "s3_website"
+
+    def _send(self, context: SimContext, distribution_id: str, paths: Sequence[str]) -> None:
+        delay = BACKOFF_BASE_SECONDS
+        while True:
+            try:
+                Strategy._send(self, context, distribution_id, paths)
+                return
+            except CloudFrontError as error:
+                if error.error_code != "TooManyInvalidationsInProgress":
+                    raise
+                if delay >= context.remaining_seconds():
+                    raise
+                context.sleep(delay)
+                delay *= 2
+
+    def __call__(self, messages: Sequence[SqsMessage], context: SimContext) -> Collection[str]:
+        paths = list(dict.fromkeys(p for r in _records(messages, context) for p in r.paths))
+        for start in range(0, len(paths), S3_WEBSITE_CHUNK):
+            self._create(context, paths[start : start + S3_WEBSITE_CHUNK])
+        return set()
 
 
 @dataclass(slots=True)
 class Everything(Strategy):
-    """``/*`` once per batch, whatever changed."""
+    """``/*`` once per batch, whatever changed; the SDK's retries."""
 
     name: str = "everything"
 
     def __call__(self, messages: Sequence[SqsMessage], context: SimContext) -> Collection[str]:
-        records = [record for record in _records(messages, context) if record.paths]
-        if not records or self._create(context, ["/*"]):
-            return set()
-        return {record.message_id for record in records}
+        if any(True for _ in _records(messages, context)):
+            self._create(context, ["/*"])
+        return set()

@@ -13,7 +13,7 @@ from emulator.benchmark.runner import (
     CaseResult,
 )
 
-CPU_TARGET_MS: Final = 200.0
+CPU_TARGET_MS: Final = 150.0
 IMPORT_TARGET_RATIO: Final = 1.3  # at most this times a precompiled bare `import boto3`
 IMPORT_SPEEDUP_TARGET: Final = 2.0  # at least this times faster than the layer without bytecode
 DEPLOY_SAVING_TARGET: Final = 100  # at most 1/100 of the per-object strategy's billed paths

@@ -1,4 +1,4 @@
-"""The benchmark chart (docs/benchmarks.png): billed paths and upload -> completed p99."""
+"""The benchmark chart (docs/benchmarks.png): cost, over-invalidation, loss and latency."""
 
 from __future__ import annotations
 
@@ -11,8 +11,31 @@ from emulator.benchmark.targets import TITLES
 
 
 # ----------------------------------------------------------------------------------- chart
+def _panels(row: CaseResult | None) -> tuple[float | None, ...]:
+    """The four values; a latency is None when no upload was invalidated at all."""
+    if row is None:
+        return (None, None, None, None)
+    return (
+        float(row.billed_paths),
+        float(row.over_invalidated),
+        float(row.keys_lost + row.dead_lettered),
+        row.completed.p99,
+    )
+
+
+_TITLES = (
+    ("Billed paths", "paths"),
+    ("Unchanged objects invalidated", "objects"),
+    ("Keys never invalidated (lost or dropped)", "keys"),
+    ("Upload to invalidation completed, p99", "simulated seconds"),
+)
+
+
 def render_chart(results: Sequence[CaseResult], path: Path) -> None:
-    """Two panels: billed paths and upload -> completed p99, per workload and strategy."""
+    """Four panels per workload and strategy: billed paths, unchanged objects invalidated,
+    keys never invalidated, upload -> completed p99. Log scales; a zero is marked "0" where
+    its bar would be, so it is never mistaken for a missing one, and a latency with no
+    invalidated upload "none"."""
     import matplotlib as mpl  # imported here: only the chart needs it
 
     mpl.use("Agg")
@@ -21,24 +44,30 @@ def render_chart(results: Sequence[CaseResult], path: Path) -> None:
 
     workloads = list(dict.fromkeys(r.workload for r in results))
     strategies = list(dict.fromkeys(r.strategy for r in results))
-    figure, (cost, speed) = plt.subplots(1, 2, figsize=(14, 5.5), layout="constrained")
+    figure, grid = plt.subplots(2, 2, figsize=(15, 10), layout="constrained")
+    panels = list(grid.flat)
     width = 0.8 / max(1, len(strategies))
     for n, strategy in enumerate(strategies):
         offsets = [i + (n - (len(strategies) - 1) / 2) * width for i in range(len(workloads))]
-        rows = [find(results, w, strategy) for w in workloads]
-        billed = [r.billed_paths if r else 0 for r in rows]
-        completed = [
-            (r.completed.p99 or 0.0) if r is not None and r.completed.p99 is not None else 0.0
-            for r in rows
-        ]
+        values = [_panels(find(results, w, strategy)) for w in workloads]
         label = TITLES.get(strategy, strategy)
-        cost.bar(offsets, billed, width, label=label)
-        speed.bar(offsets, completed, width, label=label)
-    for axes, title, unit in (
-        (cost, "Billed paths (log scale; none: no bar)", "paths"),
-        (speed, "Upload to invalidation completed, p99 (log scale)", "simulated seconds"),
-    ):
-        axes.set_title(title)
+        for index, axes in enumerate(panels):
+            marked = [v[index] for v in values]
+            heights = [value or 0.0 for value in marked]
+            bars = axes.bar(offsets, heights, width, label=label)
+            for bar, value in zip(bars, marked, strict=True):
+                if not value:
+                    axes.text(
+                        bar.get_x() + bar.get_width() / 2,
+                        0.85,
+                        "0" if value == 0 else "none",
+                        ha="center",
+                        va="bottom",
+                        fontsize=6,
+                        color=bar.get_facecolor(),
+                    )
+    for axes, (title, unit) in zip(panels, _TITLES, strict=True):
+        axes.set_title(f"{title} (log scale)")
         axes.set_yscale("log")
         highest = max((bar.get_height() for bar in axes.patches), default=1.0)
         axes.set_ylim(0.8, max(highest, 1.0) * 2)
@@ -46,6 +75,6 @@ def render_chart(results: Sequence[CaseResult], path: Path) -> None:
         axes.set_ylabel(unit)
         axes.set_xticks(range(len(workloads)), workloads)
         axes.grid(axis="y", alpha=0.3)
-    cost.legend(fontsize="small")
-    figure.savefig(path, dpi=110)
+    panels[0].legend(fontsize="small")
+    figure.savefig(path, dpi=100)
     plt.close(figure)

@@ -24,8 +24,9 @@ _COST_HEADER: Final = (
     "$ beyond free 1,000",
     "unchanged objects invalidated",
     "quota errors",
+    "deferrals",
     "keys lost",
-    "dead-lettered",
+    "dead-lettered (per object: dropped)",
 )
 _TIME_HEADER: Final = (
     "workload",
@@ -46,6 +47,7 @@ def _cost_rows(results: Sequence[CaseResult]) -> list[tuple[str, ...]]:
             dollars(r.dollars),
             count(r.over_invalidated),
             count(r.quota_errors),
+            count(r.deferrals),
             count(r.keys_lost),
             count(r.dead_lettered),
         )

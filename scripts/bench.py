@@ -24,6 +24,7 @@ from pathlib import Path
 from cfinvalidator.observability import logger
 from emulator.benchmark import handler_figures, report, runner
 from emulator.benchmark.chart import render_chart
+from emulator.benchmark.conditions import CONDITIONS, REALISTIC
 from emulator.benchmark.runner import CaseResult
 from emulator.benchmark.targets import HandlerFigures, Target, targets
 from emulator.benchmark.workloads import workloads
@@ -36,6 +37,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = REPO_ROOT / "template.yaml"
 DOCS = REPO_ROOT / "docs"
 HANDLER_RECORDS = 10_000
+SENSITIVITY_RATES = (1, 10)  # CreateInvalidation calls per second, beside the realistic 3
 
 
 def parse_options(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -100,13 +102,31 @@ def run(scale: float, out: Path, repeats: int) -> BenchRun:
 
     def progress(result: CaseResult) -> None:
         print(
-            f"  {result.workload:<8} {result.strategy:<16} {result.wall_seconds:6.1f} s",
+            f"  {result.workload:<11} {result.condition:<15} {result.strategy:<16} "
+            f"{result.wall_seconds:6.1f} s",
             file=sys.stderr,
             flush=True,
         )
 
-    print(f"simulating {len(selected)} workloads x {len(runner.STRATEGIES)} strategies")
-    results = runner.run_matrix(selected, settings=settings, progress=progress)
+    print(
+        f"simulating {len(selected)} workloads x {len(runner.STRATEGIES)} strategies x "
+        f"{len(CONDITIONS)} conditions"
+    )
+    deploy = next(w for w in selected if w.name == "deploy")
+    sensitivity = [
+        (deploy, strategy, REALISTIC.with_rate(rate))
+        for strategy in runner.STRATEGIES
+        if strategy.name in {"per-object", "service"}
+        for rate in SENSITIVITY_RATES
+    ]
+    results = runner.run_matrix(
+        selected,
+        settings=settings,
+        progress=progress,
+        conditions=CONDITIONS,
+        extra=sensitivity,
+        workers=os.cpu_count() or 1,
+    )
     records = max(2, round(HANDLER_RECORDS * scale))
     print(f"measuring the handler ({records:,}-record batches)")
     bodies = handler_bodies(records)

@@ -33,8 +33,21 @@ def dollars(value: float) -> str:
     return f"${value:,.2f}"
 
 
-def find(results: Sequence[CaseResult], workload: str, strategy: str) -> CaseResult | None:
+def find(
+    results: Sequence[CaseResult], workload: str, strategy: str, condition: str = "ideal"
+) -> CaseResult | None:
     return next(
-        (r for r in results if r.workload == workload and r.strategy == strategy),
+        (
+            r
+            for r in results
+            if r.workload == workload and r.strategy == strategy and r.condition == condition
+        ),
         None,
     )
+
+
+def case_label(result: CaseResult) -> str:
+    """The workload, and the condition when it is not the ideal one."""
+    if result.condition == "ideal":
+        return result.workload
+    return f"{result.workload} ({result.condition})"

@@ -42,6 +42,7 @@ def render_chart(results: Sequence[CaseResult], path: Path) -> None:
     import matplotlib.pyplot as plt
     from matplotlib import ticker
 
+    results = [r for r in results if r.condition == "ideal"]
     workloads = list(dict.fromkeys(r.workload for r in results))
     strategies = list(dict.fromkeys(r.strategy for r in results))
     figure, grid = plt.subplots(2, 2, figsize=(15, 10), layout="constrained")
@@ -67,7 +68,7 @@ def render_chart(results: Sequence[CaseResult], path: Path) -> None:
                         color=bar.get_facecolor(),
                     )
     for axes, (title, unit) in zip(panels, _TITLES, strict=True):
-        axes.set_title(f"{title} (log scale)")
+        axes.set_title(f"{title} (ideal condition, log scale)")
         axes.set_yscale("log")
         highest = max((bar.get_height() for bar in axes.patches), default=1.0)
         axes.set_ylim(0.8, max(highest, 1.0) * 2)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from emulator.benchmark.cells import dollars, find, seconds
+from emulator.benchmark.cells import case_label, dollars, find, seconds
 from emulator.benchmark.runner import CaseResult
 from emulator.benchmark.targets import SERVICE, HandlerFigures
 
@@ -18,6 +18,7 @@ def reading(results: Sequence[CaseResult], handler: HandlerFigures) -> list[str]
         sentence = describe(lambda w, s: find(results, w, s))
         if sentence:
             lines += [f"- {sentence}"]
+    lines += [f"- {sentence}" for sentence in _read_conditions(results)]
     lines += [f"- {sentence}" for sentence in _read_losses(results)]
     lines.append(f"- {_read_handler(handler)}")
     return lines
@@ -50,18 +51,22 @@ def dominates(peer: CaseResult, service: CaseResult) -> bool:
 def _read_losses(results: Sequence[CaseResult]) -> list[str]:
     """Plainly, workload by workload: which peer strategies dominate this service."""
     sentences: list[str] = []
-    for workload in dict.fromkeys(r.workload for r in results):
-        service = find(results, workload, SERVICE)
+    pairs = dict.fromkeys((r.workload, r.condition) for r in results)
+    for workload, condition in pairs:
+        service = find(results, workload, SERVICE, condition)
         if service is None:
             continue
         beaten_by = [
             r
             for r in results
-            if r.workload == workload and r.strategy in PEERS and dominates(r, service)
+            if (r.workload, r.condition) == (workload, condition)
+            and r.strategy in PEERS
+            and dominates(r, service)
         ]
         for peer in beaten_by:
             sentences.append(
-                f"Where this service loses ({workload}): {peer.strategy} is at least as good on "
+                f"Where this service loses ({case_label(service)}): {peer.strategy} is at least "
+                f"as good on "
                 f"every axis and better on one: {peer.billed_paths:,} billed paths against "
                 f"{service.billed_paths:,}, {peer.over_invalidated:,} unchanged objects "
                 f"invalidated against {service.over_invalidated:,}, p99 to request "
@@ -69,6 +74,47 @@ def _read_losses(results: Sequence[CaseResult]) -> list[str]:
             )
     if not sentences:
         sentences.append("No peer strategy dominates this service on any workload of this run.")
+    return sentences
+
+
+def _read_conditions(results: Sequence[CaseResult]) -> list[str]:
+    """What the realistic condition (tail, throttling, 503s) and another tool's quota change."""
+    sentences: list[str] = []
+    service = find(results, "deploy", SERVICE, "realistic")
+    per_object = find(results, "deploy", "per-object", "realistic")
+    if service is not None and per_object is not None:
+        sentences.append(
+            f"Under the realistic condition (completion tail, throttling, 503s) the deploy's "
+            f"p99 to completion is {seconds(service.completed.p99)} s for this service "
+            f"({service.throttled_calls:,} throttled calls, {_failed(service):,} keys never "
+            f"invalidated); one request per object met {per_object.throttled_calls:,} "
+            f"throttled calls and never invalidated {_failed(per_object):,} keys."
+        )
+    busy = [r for r in results if r.workload == "deploy-busy" and r.condition == "ideal"]
+    if busy:
+        failed = ", ".join(f"{r.strategy} {_failed(r):,}" for r in busy if _failed(r)) or "none"
+        mine = find(results, "deploy-busy", SERVICE)
+        deferrals = mine.deferrals if mine is not None else 0
+        sentences.append(
+            f"With another tool holding most of the quota (deploy-busy), keys never "
+            f"invalidated: {failed}; this service deferred {deferrals:,} records and served "
+            f"them as the quota freed up."
+        )
+    rates = sorted(
+        (r for r in results if r.condition.startswith("realistic, ")),
+        key=lambda r: (r.strategy, r.condition),
+    )
+    if rates:
+        sentences.append(
+            "Sensitivity to the CreateInvalidation rate (deploy, realistic otherwise): "
+            + "; ".join(
+                f"{r.strategy} at {r.condition.removeprefix('realistic, ')}: "
+                f"{r.throttled_calls:,} throttled, {_failed(r):,} never invalidated, p99 "
+                f"{seconds(r.requested.p99)} s to request"
+                for r in rates
+            )
+            + "."
+        )
     return sentences
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Final
 
-from emulator.benchmark.cells import count, dollars, latency
+from emulator.benchmark.cells import case_label, count, dollars, latency
+from emulator.benchmark.conditions import CONDITIONS
 from emulator.benchmark.reading import reading
 from emulator.benchmark.runner import (
     FREE_PATHS_PER_MONTH,
@@ -40,7 +41,7 @@ _TIME_HEADER: Final = (
 def _cost_rows(results: Sequence[CaseResult]) -> list[tuple[str, ...]]:
     return [
         (
-            r.workload,
+            case_label(r),
             TITLES.get(r.strategy, r.strategy),
             count(r.create_invalidation_calls),
             count(r.billed_paths),
@@ -58,7 +59,7 @@ def _cost_rows(results: Sequence[CaseResult]) -> list[tuple[str, ...]]:
 def _time_rows(results: Sequence[CaseResult]) -> list[tuple[str, ...]]:
     return [
         (
-            r.workload,
+            case_label(r),
             TITLES.get(r.strategy, r.strategy),
             latency(r.requested),
             latency(r.completed),
@@ -203,8 +204,15 @@ def markdown(
         "tool's own retries get it through. To compare strategies and nothing else, all get "
         "this service's key-to-path mapping (with their own, hostile keys would fare worse). "
         "Caller references are unique per request, as the peers' are, so a retry is billed "
-        "again. None waits for completion or notifies. Throttling, 5xx and completion times "
-        "other than 20 s are not simulated in this run.",
+        "again. None waits for completion or notifies.",
+        "",
+        "Conditions (`emulator/benchmark/conditions.py`); every strategy runs on the same "
+        "seeded ones:",
+        "",
+        *(f"- `{c.name}`: {c.title}." for c in CONDITIONS),
+        "- sensitivity rows: the deploy under the realistic condition with CreateInvalidation "
+        "throttled beyond 1 and 10 calls per second, for one request per object and this "
+        "service.",
         "",
         f"Dollars are for the paths beyond the free {FREE_PATHS_PER_MONTH:,} a month at "
         f"${PRICE_PER_PATH} per path, as if the workload were the month's only one.",

@@ -16,6 +16,7 @@ from typing import Final
 
 from cfinvalidator.paths import paths_for_key
 from cfinvalidator.planning import rules_from
+from emulator.benchmark.conditions import IDEAL, Condition
 from emulator.benchmark.strategies import (
     CdkStyle,
     Everything,
@@ -148,6 +149,7 @@ class CaseResult:
     finished_at: float
     truncated: bool
     wall_seconds: float
+    condition: str = "ideal"
 
     @property
     def dollars(self) -> float:
@@ -180,13 +182,22 @@ def run_case(
     settings: SimSettings | None = None,
     *,
     prepare: Callable[[Simulation], object] | None = None,
+    condition: Condition = IDEAL,
 ) -> CaseResult:
-    """Run one strategy on one workload with the stack's defaults (or ``settings``);
-    ``prepare(simulation)`` runs before the first upload (e.g. to occupy the quota)."""
-    base = settings or SimSettings()
+    """Run one strategy on one workload with the stack's defaults (or ``settings``) under
+    ``condition``; ``prepare(simulation)`` runs before the first upload (e.g. to occupy the
+    quota), after the workload's own occupation, if any."""
+    base = condition.settings(settings or SimSettings())
     started = time.perf_counter()
     run_settings = strategy.event_source(replace(base, env={**base.env, **strategy.env}))
     with Simulation(workload.uploads, run_settings, handler=strategy.handler()) as simulation:
+        condition.prepare(simulation)
+        if workload.occupied is not None:
+            simulation.occupy(
+                files=workload.occupied.files,
+                wildcards=workload.occupied.wildcards,
+                completes_in_seconds=workload.occupied.seconds,
+            )
         if prepare is not None:
             prepare(simulation)
         report = simulation.run()
@@ -210,7 +221,20 @@ def run_case(
         finished_at=report.finished_at,
         truncated=report.truncated,
         wall_seconds=time.perf_counter() - started,
+        condition=condition.name,
     )
+
+
+Case = tuple[Workload, StrategySpec, Condition]
+
+
+def _run_one(case: Case, settings: SimSettings | None) -> CaseResult:
+    """One case in a worker process (its own moto, its own logs)."""
+    from cfinvalidator.observability import logger
+
+    logger.setLevel("WARNING")  # the service logs every invalidation it creates
+    workload, strategy, condition = case
+    return run_case(workload, strategy, settings, condition=condition)
 
 
 def run_matrix(
@@ -218,13 +242,38 @@ def run_matrix(
     strategies: Sequence[StrategySpec] = STRATEGIES,
     settings: SimSettings | None = None,
     progress: Callable[[CaseResult], object] | None = None,
+    *,
+    conditions: Sequence[Condition] = (IDEAL,),
+    extra: Sequence[Case] = (),
+    workers: int = 1,
 ) -> list[CaseResult]:
-    """Every strategy on every workload, workload by workload."""
-    results: list[CaseResult] = []
-    for workload in selected:
-        for strategy in strategies:
-            result = run_case(workload, strategy, settings)
-            results.append(result)
+    """Every strategy on every workload under every condition, in that order, then the
+    ``extra`` cases. With ``workers`` above 1 the cases run in as many processes (each
+    simulation is independent and seeded, so the figures are the same); ``progress`` sees
+    each case as it ends."""
+    cases: list[Case] = [
+        (workload, strategy, condition)
+        for condition in conditions
+        for workload in selected
+        for strategy in strategies
+    ]
+    cases += extra
+    if workers <= 1:
+        results: list[CaseResult] = []
+        for case in cases:
+            results.append(_run_one(case, settings))
             if progress is not None:
-                progress(result)
-    return results
+                progress(results[-1])
+        return results
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    # spawn: each worker starts clean (no state of this process's moto or threads is copied).
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        futures = {pool.submit(_run_one, case, settings): n for n, case in enumerate(cases)}
+        done: dict[int, CaseResult] = {}
+        for future in as_completed(futures):
+            done[futures[future]] = future.result()
+            if progress is not None:
+                progress(done[futures[future]])
+    return [done[index] for index in range(len(cases))]

@@ -14,7 +14,7 @@ from typing import Final
 from emulator.simulation.settings import Upload
 from emulator.simulation.workloads import burst, hostile_keys, site_deploy, site_files, spread
 
-__all__ = ["HOT_KEY", "Workload", "inventory", "workloads"]
+__all__ = ["HOT_KEY", "Occupied", "Workload", "inventory", "workloads"]
 
 HOT_KEY: Final = "api/status.json"
 SITE_PAGES: Final = 20_000
@@ -23,6 +23,15 @@ ARCHIVE_OBJECTS: Final = 30_000
 
 # ----------------------------------------------------------------------------- workloads
 @dataclass(frozen=True, slots=True)
+class Occupied:
+    """Another tool's invalidations in progress on the distribution when the workload starts."""
+
+    files: int
+    wildcards: int
+    seconds: float  # until they complete
+
+
+@dataclass(frozen=True, slots=True)
 class Workload:
     """Seeded uploads into a bucket whose objects before the run are ``existing``."""
 
@@ -30,11 +39,15 @@ class Workload:
     title: str
     uploads: tuple[Upload, ...]
     existing: tuple[str, ...]
+    occupied: Occupied | None = None
 
     @property
     def unchanged(self) -> frozenset[str]:
         """Objects in the bucket that the workload does not touch."""
         return frozenset(self.existing) - {upload.key for upload in self.uploads}
+
+
+BUSY: Final = Occupied(files=2_500, wildcards=10, seconds=300.0)
 
 
 def _scaled(count: int, scale: float) -> int:
@@ -53,7 +66,7 @@ def inventory(scale: float = 1.0) -> tuple[str, ...]:
 
 
 def workloads(scale: float = 1.0) -> list[Workload]:
-    """The five workloads; ``scale`` shrinks the object counts (not the time shapes) for
+    """The six workloads; ``scale`` shrinks the object counts (not the time shapes) for
     quick runs: 1.0 is the published benchmark, 0.01 what the test suite runs."""
     if not 0 < scale <= 1:
         msg = f"scale must be in (0, 1], got {scale}"
@@ -68,6 +81,15 @@ def workloads(scale: float = 1.0) -> list[Workload]:
             f"site deploy: {_scaled(10_000, scale):,} files over 60 s",
             tuple(site_deploy(_scaled(10_000, scale), 60.0, seed=0)),
             existing,
+        ),
+        Workload(
+            "deploy-busy",
+            f"site deploy: {_scaled(10_000, scale):,} files over 60 s while another tool keeps "
+            f"{BUSY.files:,} file paths and {BUSY.wildcards} wildcards in progress for "
+            f"{BUSY.seconds / 60:.0f} minutes",
+            tuple(site_deploy(_scaled(10_000, scale), 60.0, seed=0)),
+            existing,
+            BUSY,
         ),
         Workload(
             "trickle",

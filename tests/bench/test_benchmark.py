@@ -11,6 +11,7 @@ import pytest
 from cfinvalidator.config import Config
 from cfinvalidator.paths import paths_for_key
 from cfinvalidator.planning import rules_from
+from emulator.benchmark.conditions import CONDITIONS
 from emulator.benchmark.handler_figures import (
     ENVIRONMENT,
     BatchFigures,
@@ -52,14 +53,22 @@ def small_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BenchRun]:
 
 
 def result(bench: BenchRun, workload: str, strategy: StrategySpec) -> CaseResult:
-    (found,) = [r for r in bench.results if (r.workload, r.strategy) == (workload, strategy.name)]
+    (found,) = [
+        r
+        for r in bench.results
+        if (r.workload, r.strategy, r.condition) == (workload, strategy.name, "ideal")
+    ]
     return found
 
 
 # ---------------------------------------------------------------------------- workloads
 def test_the_published_workloads_have_the_shapes_the_issue_names() -> None:
-    deploy, trickle, hot, burst, hostile = workloads(1.0)
+    deploy, busy, trickle, hot, burst, hostile = workloads(1.0)
     assert len(deploy.uploads) == 10_000
+    assert busy.uploads == deploy.uploads
+    assert busy.occupied is not None
+    assert (busy.occupied.files, busy.occupied.wildcards) == (2_500, 10)
+    assert deploy.occupied is None
     assert max(u.at for u in deploy.uploads) <= 60
     assert len(trickle.uploads) == 720
     assert {
@@ -87,11 +96,15 @@ def test_scale_must_be_a_fraction() -> None:
 
 
 # ---------------------------------------------------------------------------- strategies
-def test_every_case_ran_to_the_end_and_lost_no_key(small_run: BenchRun) -> None:
-    assert len(small_run.results) == len(workloads(SCALE)) * len(STRATEGIES)
+def test_every_case_ran_to_the_end_and_this_service_lost_no_key(small_run: BenchRun) -> None:
+    """Every workload x strategy x condition, plus the rate-sensitivity rows (two rates for
+    two strategies); the peers may lose keys (they keep no queue), this service never."""
+    expected = len(workloads(SCALE)) * len(STRATEGIES) * len(CONDITIONS) + 2 * 2
+    assert len(small_run.results) == expected
     for case in small_run.results:
         assert not case.truncated, case
-        assert case.keys_lost == 0, case
+        if case.strategy.startswith("service"):
+            assert case.keys_lost == case.dead_lettered == 0, case
 
 
 def test_one_invalidation_per_object_bills_every_path_of_every_upload(
@@ -263,7 +276,9 @@ def test_the_report_files_hold_every_case(small_run: BenchRun) -> None:
     for heading in ("## Targets", "## Cost, quota and loss", "## Handler", "## Reading"):
         assert heading in text
     for strategy in STRATEGIES:
-        assert text.count(f"| {strategy.title} |") == 2 * len(workloads(SCALE))
+        sensitivity = 2 if strategy.name in {"per-object", "service"} else 0
+        rows = len(workloads(SCALE)) * len(CONDITIONS) + sensitivity
+        assert text.count(f"| {strategy.title} |") == 2 * rows, strategy.name
     assert f"]({small_run.chart.name})" in text
     assert small_run.chart.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert small_run.table == text_table(small_run.results, small_run.handler, small_run.targets)

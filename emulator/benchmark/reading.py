@@ -13,7 +13,14 @@ PEERS = ("per-object", "s3deploy", "cdk", "sst", "s3_website", "everything")
 
 def reading(results: Sequence[CaseResult], handler: HandlerFigures) -> list[str]:
     lines: list[str] = []
-    readers = (_read_deploy, _read_burst, _read_hot_key, _read_trickle, _read_hostile)
+    readers = (
+        _read_deploy,
+        _read_burst,
+        _read_hot_key,
+        _read_trickle,
+        _read_hostile,
+        _read_month,
+    )
     for describe in readers:
         sentence = describe(lambda w, s: find(results, w, s))
         if sentence:
@@ -75,6 +82,22 @@ def _read_losses(results: Sequence[CaseResult]) -> list[str]:
     if not sentences:
         sentences.append("No peer strategy dominates this service on any workload of this run.")
     return sentences
+
+
+def _read_month(find: Lookup) -> str:
+    cases = {name: find("month", name) for name in (*PEERS, SERVICE, "service-depth-1")}
+    if any(case is None for case in cases.values()):
+        return ""
+    figures = "; ".join(
+        f"{name} {case.billed_paths:,} paths ({dollars(case.dollars)}), "
+        f"{case.over_invalidated:,} unchanged objects invalidated"
+        for name, case in cases.items()
+        if case is not None
+    )
+    return (
+        f"A month (daily edits, weekly deploys, one import), where the 1,000 free paths "
+        f"matter: {figures}."
+    )
 
 
 def _read_conditions(results: Sequence[CaseResult]) -> list[str]:

@@ -188,6 +188,8 @@ def run_case(
     ``condition``; ``prepare(simulation)`` runs before the first upload (e.g. to occupy the
     quota), after the workload's own occupation, if any."""
     base = condition.settings(settings or SimSettings())
+    if workload.horizon_seconds is not None:
+        base = replace(base, max_simulated_seconds=workload.horizon_seconds)
     started = time.perf_counter()
     run_settings = strategy.event_source(replace(base, env={**base.env, **strategy.env}))
     with Simulation(workload.uploads, run_settings, handler=strategy.handler()) as simulation:

@@ -8,6 +8,7 @@ can be counted. The upload generators they are built from are emulator.simulatio
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
 
@@ -40,6 +41,7 @@ class Workload:
     uploads: tuple[Upload, ...]
     existing: tuple[str, ...]
     occupied: Occupied | None = None
+    horizon_seconds: float | None = None  # how long it may run (default: the simulation's)
 
     @property
     def unchanged(self) -> frozenset[str]:
@@ -65,8 +67,30 @@ def inventory(scale: float = 1.0) -> tuple[str, ...]:
     return (*site, *archive, HOT_KEY)
 
 
+DAY: Final = 86_400.0
+MONTH_DAYS: Final = 30
+
+
+def month(site: Sequence[str], scale: float) -> tuple[Upload, ...]:
+    """A realistic month of one site: ten small edits every day during working hours, a deploy
+    of 500 changed files every week, and one bulk import of 5,000 new keys on day 15."""
+    rng = random.Random(5)  # noqa: S311 - a workload, not security
+    uploads: list[Upload] = []
+    edits = _scaled(10, scale)
+    for day in range(MONTH_DAYS):
+        start = day * DAY + 9 * 3600
+        uploads += [
+            Upload(start + rng.uniform(0, 9 * 3600), rng.choice(site)) for _ in range(edits)
+        ]
+        if day % 7 == 0:
+            changed = rng.sample(list(site), min(len(site), _scaled(500, scale)))
+            uploads += spread(changed, 60.0, seed=day, start=day * DAY + 14 * 3600)
+    uploads += burst(_scaled(5_000, scale), 10.0, seed=15, start=15 * DAY + 11 * 3600)
+    return tuple(sorted(uploads, key=lambda upload: upload.at))
+
+
 def workloads(scale: float = 1.0) -> list[Workload]:
-    """The six workloads; ``scale`` shrinks the object counts (not the time shapes) for
+    """The seven workloads; ``scale`` shrinks the object counts (not the time shapes) for
     quick runs: 1.0 is the published benchmark, 0.01 what the test suite runs."""
     if not 0 < scale <= 1:
         msg = f"scale must be in (0, 1], got {scale}"
@@ -114,5 +138,13 @@ def workloads(scale: float = 1.0) -> list[Workload]:
             f"hostile keys: {_scaled(10_000, scale):,} over 60 s",
             tuple(spread(hostile_keys(_scaled(10_000, scale), seed=2), 60.0, seed=2)),
             existing,
+        ),
+        Workload(
+            "month",
+            f"a month: {_scaled(10, scale)} edits a day, a {_scaled(500, scale)}-file deploy "
+            f"every week, a {_scaled(5_000, scale):,}-key import on day 15",
+            month(site, scale),
+            existing,
+            horizon_seconds=(MONTH_DAYS + 1) * DAY,
         ),
     ]

@@ -47,10 +47,12 @@ def site_deploy(files: int = 10_000, over_seconds: float = 60.0, seed: int = 0) 
     return spread(site_files(files, seed), over_seconds, seed)
 
 
-def burst(keys: int = 100_000, over_seconds: float = 10.0, seed: int = 1) -> list[Upload]:
+def burst(
+    keys: int = 100_000, over_seconds: float = 10.0, seed: int = 1, start: float = 0.0
+) -> list[Upload]:
     """Many distinct keys at once, across many directories (e.g. a bulk import)."""
     names = [f"import/batch-{i % 500:03d}/item-{i:06d}.json" for i in range(keys)]
-    return spread(names, over_seconds, seed)
+    return spread(names, over_seconds, seed, start)
 
 
 def hostile_keys(count: int, seed: int = 2, *, unnameable: bool = True) -> list[str]:

@@ -63,7 +63,10 @@ def result(bench: BenchRun, workload: str, strategy: StrategySpec) -> CaseResult
 
 # ---------------------------------------------------------------------------- workloads
 def test_the_published_workloads_have_the_shapes_the_issue_names() -> None:
-    deploy, busy, trickle, hot, burst, hostile = workloads(1.0)
+    deploy, busy, trickle, hot, burst, hostile, month = workloads(1.0)
+    assert max(u.at for u in month.uploads) > 29 * 86_400
+    assert month.horizon_seconds is not None
+    assert month.horizon_seconds > max(u.at for u in month.uploads)
     assert len(deploy.uploads) == 10_000
     assert busy.uploads == deploy.uploads
     assert busy.occupied is not None

@@ -81,6 +81,25 @@ def _read_losses(results: Sequence[CaseResult]) -> list[str]:
             )
     if not sentences:
         sentences.append("No peer strategy dominates this service on any workload of this run.")
+    depth = [
+        (peer, case)
+        for case in results
+        if case.strategy == "service-depth-1"
+        for peer in results
+        if (peer.workload, peer.condition) == (case.workload, case.condition)
+        and peer.strategy in PEERS
+        and dominates(peer, case)
+    ]
+    sentences.append(
+        "With BroadestWildcardDepth 1, "
+        + (
+            "no peer strategy dominates this service on any workload or condition of this run."
+            if not depth
+            else "it is still dominated: "
+            + "; ".join(f"{case_label(case)} by {peer.strategy}" for peer, case in depth)
+            + "."
+        )
+    )
     return sentences
 
 

@@ -61,7 +61,7 @@ MODE ?= created
 demo: setup
 	$(PY) -m scripts.demo --mode $(MODE)
 
-# About two minutes on 2 cores; pass options with BENCH_ARGS="--scale 0.1". sam build first:
+# About two and a half minutes on 2 cores; pass options with BENCH_ARGS="--scale 0.1". sam build first:
 # the handler is measured with the packages the built layer ships, not the dev virtualenv's.
 bench: setup
 	$(VENV)/bin/sam build --template template.yaml

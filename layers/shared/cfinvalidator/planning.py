@@ -163,7 +163,8 @@ def map_changes(messages: Sequence[ParsedMessage], mapper: KeyMapper) -> Gathere
     changes: list[Change] = []
     out_of_scope: dict[str, None] = {}
     for message in messages:
-        changes.extend(Change(requested, (requested.path,)) for requested in message.requested)
+        if message.requested:  # rare: no generator per message for the usual 10,000
+            changes.extend(Change(r, (r.path,)) for r in message.requested)
         for event in message.events:
             paths = mapper.paths_for(event.key)
             if paths:

@@ -11,7 +11,7 @@ import re
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import IO, Any
 
@@ -48,8 +48,8 @@ class Runtime:
     terminal: bool | None = None  # None: whether standard error is a terminal
     stdout: IO[str] | None = None
     stderr: IO[str] | None = None
-    region: str | None = field(default=None, compare=False)
-    profile: str | None = field(default=None, compare=False)
+    region: str | None = None
+    profile: str | None = None
 
     @property
     def out(self) -> IO[str]:
@@ -181,17 +181,7 @@ def cli(ctx: click.Context, region: str | None, profile: str | None) -> None:
     settings the service itself runs with.
     """
     runtime: Runtime = ctx.obj or Runtime()
-    ctx.obj = Runtime(
-        session=runtime.session,
-        clock=runtime.clock,
-        sleep=runtime.sleep,
-        now=runtime.now,
-        terminal=runtime.terminal,
-        stdout=runtime.stdout,
-        stderr=runtime.stderr,
-        region=region,
-        profile=profile,
-    )
+    ctx.obj = replace(runtime, region=region, profile=profile)
 
 
 @cli.command()

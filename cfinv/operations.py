@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from cfinv.aws import Aws, QueueDepth
@@ -116,7 +116,6 @@ class Reader:
     since: datetime
     now: Callable[[], datetime]
     request_id: str | None = None
-    _dead_seen: dict[str, str] = field(default_factory=dict)
 
     def __call__(self, pending: Sequence[Target]) -> Snapshot:
         config = self.stack.config
@@ -283,9 +282,9 @@ def plan_with_stack(
     its LastModified (a key not in the bucket: now)."""
     config = stack.config
     timed = [(key, aws.last_modified(config.bucket_name, key) or now) for key in keys]
+    earliest = min(moment for _, moment in timed)
     reports: list[DistributionPlanReport] = []
     for distribution_id, mapping in mappings(aws, stack, api).items():
-        earliest = min(moment for _, moment in timed)
         with aws.call(f"reading the invalidations of {distribution_id}"):
             known, unread = read_history(api, distribution_id, now, earliest - COVERAGE_MARGIN)
         state = DistributionState.of(known, unread_in_progress=unread)

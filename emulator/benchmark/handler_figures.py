@@ -248,13 +248,13 @@ def measure_cold_import(runs: int = 7) -> ImportFigures:
     (see the module docstring). Without a build, the development virtualenv, warm caches."""
     place = runtime()
     if not place.isolated:
-        return _measured({"boto3": [place], "app": [place]}, runs, place.description, None)
+        return _measured({"boto3": place, "app": place}, runs, place.description, None)
     with tempfile.TemporaryDirectory() as folder:
         built = _read_only_copy(place, Path(folder) / "built", keep_bytecode=True)
         source = _read_only_copy(place, Path(folder) / "source", keep_bytecode=False)
         try:
             return _measured(
-                {"boto3": [built], "app": [built], "source": [source]},
+                {"boto3": built, "app": built, "source": source},
                 runs,
                 "read-only copies of the built layer and function, nothing written (-B), "
                 "no site-packages",
@@ -266,11 +266,11 @@ def measure_cold_import(runs: int = 7) -> ImportFigures:
 
 
 def _measured(
-    places: dict[str, list[Runtime]], runs: int, description: str, source: Runtime | None
+    places: dict[str, Runtime], runs: int, description: str, source: Runtime | None
 ) -> ImportFigures:
     samples: dict[str, list[float]] = {name: [] for name in places}
     for _ in range(max(1, runs)):
-        for name, (place,) in places.items():
+        for name, place in places.items():
             module = "app" if name == "source" else name
             samples[name].append(_import_seconds(module, place))
     return ImportFigures(

@@ -192,7 +192,11 @@ def run_case(
         base = replace(base, max_simulated_seconds=workload.horizon_seconds)
     started = time.perf_counter()
     run_settings = strategy.event_source(replace(base, env={**base.env, **strategy.env}))
-    with Simulation(workload.uploads, run_settings, handler=strategy.handler()) as simulation:
+    if workload.epoch is not None:
+        run_settings = replace(run_settings, epoch=workload.epoch)
+    with Simulation(
+        workload.uploads, run_settings, handler=strategy.handler(), existing=workload.existing
+    ) as simulation:
         condition.prepare(simulation)
         if workload.occupied is not None:
             simulation.occupy(

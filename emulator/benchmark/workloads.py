@@ -10,6 +10,7 @@ from __future__ import annotations
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Final
 
 from emulator.simulation.settings import Upload
@@ -42,6 +43,7 @@ class Workload:
     existing: tuple[str, ...]
     occupied: Occupied | None = None
     horizon_seconds: float | None = None  # how long it may run (default: the simulation's)
+    epoch: datetime | None = None  # the wall time it starts at (default: the simulation's)
 
     @property
     def unchanged(self) -> frozenset[str]:
@@ -68,6 +70,7 @@ def inventory(scale: float = 1.0) -> tuple[str, ...]:
 
 
 DAY: Final = 86_400.0
+MONTH_START: Final = datetime(2026, 12, 1, tzinfo=UTC)
 MONTH_DAYS: Final = 30
 
 
@@ -146,5 +149,6 @@ def workloads(scale: float = 1.0) -> list[Workload]:
             month(site, scale),
             existing,
             horizon_seconds=(MONTH_DAYS + 1) * DAY,
+            epoch=MONTH_START,  # one billing month from its first day
         ),
     ]

@@ -29,6 +29,7 @@ from emulator.local_aws.cloudfront import (
     FaithfulCloudFront,
 )
 from emulator.local_aws.distributions import create_distribution
+from emulator.simulation.bucket import SimBucket, SimSpend
 from emulator.simulation.handler import BatchHandler, ServiceHandler, SimContext
 from emulator.simulation.queue import SimQueue
 from emulator.simulation.report import (
@@ -77,12 +78,15 @@ class Simulation:
         settings: SimSettings | None = None,
         *,
         handler: BatchHandler | None = None,
+        existing: Iterable[str] = (),
     ) -> None:
         self.settings = settings or SimSettings()
+        # The bucket's keys before the first upload: what the planner's counts start from.
+        self.bucket = SimBucket(existing)
         # Stable order by time: equal times keep the given order (and sequencers increase).
         self.uploads: tuple[Upload, ...] = tuple(sorted(uploads, key=lambda u: u.at))
         self.handler: BatchHandler = handler if handler is not None else ServiceHandler()
-        self.clock = ManualClock()
+        self.clock = ManualClock(epoch=self.settings.epoch)
         self._mock: Any = None
         self._started = False
         self._report: Report | None = None
@@ -179,6 +183,8 @@ class Simulation:
             sleep=self.clock.sleep,
             now=self.clock.wall,
             rng=random.Random(f"{settings.seed}:service"),  # noqa: S311
+            counts=self.bucket,
+            spend=SimSpend(lambda: self.cloudfront_fake.calls, settings.epoch),
         )
 
     def _environment(self, distribution_ids: Sequence[str]) -> dict[str, str]:
@@ -306,7 +312,12 @@ class Simulation:
                 sequencer=f"{millis:012X}{index:08X}",
                 kind=upload.kind,
                 bucket=self.settings.bucket_name,
+                epoch=self.settings.epoch,
             )
+            if upload.kind == "removed":
+                self.bucket.removed(upload.key)
+            else:
+                self.bucket.created(upload.key)
             self._message_ids[index] = self.queue.send(body)
             index += 1
         return index

@@ -6,7 +6,10 @@ from __future__ import annotations
 import random
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Final, Literal
+
+from emulator.local_aws.clock import EPOCH
 
 REGION: Final = "us-east-1"
 ACCOUNT_ID: Final = "123456789012"
@@ -61,7 +64,8 @@ class SimSettings:
     # The service's environment on top of the simulation's (COLLAPSE_THRESHOLD, KEY_PREFIX...).
     env: Mapping[str, str] = field(default_factory=dict)
     bucket_name: str = "sim-origin-bucket"
-    # The run.
+    # The run: ``epoch`` is the wall time of simulated second 0 (months are calendar months).
+    epoch: datetime = EPOCH
     seed: int = 0
     max_simulated_seconds: float = 86_400.0
     max_invocations: int = 100_000

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import timedelta
+from datetime import datetime, timedelta
 from urllib.parse import quote_plus
 
 from emulator.local_aws.clock import EPOCH
@@ -14,9 +14,9 @@ from emulator.simulation.settings import (
 )
 
 
-def _timestamp(at: float) -> str:
+def _timestamp(at: float, epoch: datetime) -> str:
     """S3's eventTime: milliseconds (truncated) and ``Z``."""
-    moment = EPOCH + timedelta(seconds=at)
+    moment = epoch + timedelta(seconds=at)
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
@@ -28,6 +28,7 @@ def s3_event_body(
     kind: ChangeKind = "created",
     bucket: str = "sim-origin-bucket",
     region: str = REGION,
+    epoch: datetime = EPOCH,
 ) -> str:
     """The SQS message body S3 sends for one change of the (decoded) ``key``: compact JSON,
     one record, the key form-encoded. Written from a template (this runs once per upload);
@@ -44,7 +45,7 @@ def s3_event_body(
     arn = json.dumps(f"arn:aws:s3:::{bucket}")
     return (
         '{"Records":[{"eventVersion":"2.1","eventSource":"aws:s3",'
-        f'"awsRegion":{json.dumps(region)},"eventTime":"{_timestamp(at)}",'
+        f'"awsRegion":{json.dumps(region)},"eventTime":"{_timestamp(at, epoch)}",'
         f'"eventName":"{event_name}",'
         '"userIdentity":{"principalId":"AWS:AIDASIMULATEDEXAMPLE"},'
         '"requestParameters":{"sourceIPAddress":"192.0.2.1"},'

@@ -18,6 +18,8 @@ import boto3
 from botocore.config import Config as BotoConfig
 
 from cfinvalidator.adapters.cloudfront import Boto3InvalidationApi
+from cfinvalidator.adapters.cloudwatch import Boto3SpendApi
+from cfinvalidator.adapters.s3 import Boto3ObjectCountApi
 from cfinvalidator.adapters.sns import Boto3NotifierApi
 from cfinvalidator.adapters.sqs import Boto3QueueApi
 from cfinvalidator.adapters.stepfunctions import Boto3TrackerApi
@@ -33,6 +35,11 @@ _RETRIES = BotoConfig(retries={"mode": "standard", "total_max_attempts": 5})
 # time), so botocore must not retry them as well.
 # In a client Config, max_attempts counts retries; total_max_attempts counts every attempt.
 _NO_RETRIES = BotoConfig(retries={"mode": "standard", "total_max_attempts": 1})
+# What prices wildcards is never waited for long: a count or a reading that fails is done
+# without (cfinvalidator.knowledge).
+_ONE_RETRY = BotoConfig(
+    retries={"mode": "standard", "total_max_attempts": 2}, connect_timeout=2, read_timeout=5
+)
 
 
 @cache
@@ -48,6 +55,20 @@ def dependencies() -> tuple[Config, Ports]:
             boto3.client("sqs", config=_RETRIES), config.queue_url, config.dead_letter_queue_url
         ),
         notifier=Boto3NotifierApi(boto3.client("sns", config=_RETRIES), config.topic_arn),
+        counts=(
+            Boto3ObjectCountApi(boto3.client("s3", config=_ONE_RETRY), config.bucket_name)
+            if config.count_bucket_objects
+            else None
+        ),
+        spend=(
+            Boto3SpendApi(
+                boto3.client("cloudwatch", config=_ONE_RETRY),
+                os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "CloudFrontInvalidator"),
+                os.environ.get("POWERTOOLS_SERVICE_NAME", "cloudfront-invalidator"),
+            )
+            if config.monthly_path_budget > 0
+            else None
+        ),
     )
     # What exists now (modules, clients and their service models) lives as long as the
     # environment: frozen out of the collector's sight, so the full collections a 10,000-record

@@ -15,7 +15,7 @@ import pytest
 SHARED = Path(__file__).resolve().parents[2] / "layers" / "shared"
 PACKAGE = SHARED / "cfinvalidator"
 # Higher imports lower (or the same tier), never the other way: handler -> service -> planning
-# -> ledger/collapse/events/retry/config/observability/adapters/origins/history ->
+# -> ledger/collapse/events/retry/config/observability/adapters/origins/history/knowledge ->
 # ports/payloads/paths/on_demand -> quotas/errors.
 TIERS = {
     "service": 5,
@@ -32,6 +32,7 @@ TIERS = {
             "adapters",
             "origins",
             "history",
+            "knowledge",
         ),
         3,
     ),

@@ -7,11 +7,21 @@ to the path of the request that covers it: itself, or a ``/dir/*`` wildcard.
 Two passes, both bounded by how broad a wildcard may get (``CollapsePolicy.broadest_depth`` and
 the ``scope`` the stack serves, so a wildcard never reaches above ``KEY_PREFIX``):
 
-1. Cost. Directories are visited deepest first. A directory whose changes need at least
-   ``threshold`` paths (counting what its subdirectories already collapsed to) becomes one
-   ``/dir/*``. So one changed file keeps exactly its own paths, a directory of 500 changed files
-   costs one path, and a site deploy touching every directory climbs to a handful of wildcards
-   or ``/*``.
+1. Cost. Directories are visited deepest first; each is weighed as one ``/dir/*`` against the
+   paths it needs as planned so far (its subdirectories may already have collapsed).
+
+   - When the bucket's objects under the directory are known (``Knowledge.objects_under``), the
+     wildcard's price is the unchanged objects it would needlessly invalidate: it is chosen
+     when that is at most ``unchanged_per_path`` for every billed path it saves. Inside the
+     month's budget (``Knowledge.paths_left``) paths cost nothing, so only a wildcard that
+     invalidates no unchanged object at all is chosen; once the request would overspend the
+     budget, the allowance applies.
+   - When they are not known, the threshold rule: a directory whose changes need at least
+     ``threshold`` paths becomes one wildcard (inside a known budget: never).
+
+   So one changed file keeps exactly its own paths, a directory whose every object changed
+   costs one path, and a site deploy climbs to wildcards on the directories it mostly
+   rewrote, never to a ``/*`` over a bucket it barely touched.
 2. Quota. If the result needs more file paths or wildcard paths than are free on the distribution
    (3,000 and 15 in progress, minus what is already in progress), directories are collapsed
    further, one depth level at a time from the deepest, largest first, until it fits. If it
@@ -25,8 +35,9 @@ Depth counts the slashes of the directory: ``/*`` is depth 0, ``/img/*`` depth 1
 from __future__ import annotations
 
 import bisect
-from collections.abc import Collection, Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Collection, Iterable, Mapping
+from dataclasses import dataclass, field
+from enum import Enum
 
 from cfinvalidator.paths import WILDCARD, is_wildcard
 from cfinvalidator.quotas import (
@@ -38,11 +49,13 @@ from cfinvalidator.quotas import (
 
 @dataclass(frozen=True, slots=True)
 class CollapsePolicy:
-    """The knobs. ``threshold`` 0 never collapses for cost (quota pressure still may)."""
+    """The knobs. ``threshold`` 0 never collapses for cost where the bucket is not known
+    (quota pressure still may); ``unchanged_per_path`` is the allowance where it is."""
 
     threshold: int = 10
     broadest_depth: int = 0
     scope: str = "/"  # every path the stack serves starts with it; no wildcard above it
+    unchanged_per_path: int = 100
 
     def allows(self, directory: str) -> bool:
         return directory.startswith(self.scope) and depth(directory) >= self.broadest_depth
@@ -63,12 +76,60 @@ class Budget:
         )
 
 
+ObjectsUnder = Callable[[str], int | None]
+"""How many objects a wildcard on a directory (``/a/b/``, as encoded in paths) would invalidate;
+None when that is not known. :data:`MANY` stands for more than could be counted."""
+
+MANY = 10**12
+"""An object count beyond any allowance: a directory holding more objects than were counted."""
+
+
+@dataclass(frozen=True, slots=True)
+class Knowledge:
+    """What the planner may know beyond the batch; without it, the threshold rule alone.
+
+    ``objects_under``: the bucket's objects under a directory (cached counts, bounded);
+    ``paths_left``: billed paths left in this month's budget (None: no budget known);
+    ``changed``: the paths naming the batch's changed objects, so that they are not counted
+    as needlessly invalidated; ``flushed``: prefixes of wildcards still in progress (``/a/``
+    for ``/a/*``): a wildcard inside one invalidates nothing the cache has not just lost.
+    """
+
+    objects_under: ObjectsUnder | None = None
+    paths_left: int | None = None
+    changed: Collection[str] = ()
+    flushed: Collection[str] = ()
+
+
+NO_KNOWLEDGE = Knowledge()
+
+
+class Pricing(Enum):
+    """How the cost pass prices a wildcard."""
+
+    FREE = "inside the month's budget: only wildcards that invalidate nothing unchanged"
+    PAID = "beyond the budget: wildcards within the unchanged-objects allowance"
+    EXACT = "exact paths: no collapsing for cost"
+
+
+@dataclass(frozen=True, slots=True)
+class Weighed:
+    """One directory the cost pass weighed as a wildcard, and what it decided."""
+
+    directory: str
+    paths: int  # paths it needed as planned before (its collapsed subdirectories count 1)
+    unchanged: int | None  # objects it would needlessly invalidate beyond its subdirectories'
+    chosen: bool
+
+
 @dataclass(frozen=True, slots=True)
 class Selection:
     """Where each needed path is covered, and whether the whole set fits the budget."""
 
     cover: Mapping[str, str]  # needed path -> request path covering it
     fits: bool
+    pricing: Pricing = Pricing.PAID
+    weighed: tuple[Weighed, ...] = ()  # filled only when asked for (``explain``)
 
     @property
     def paths(self) -> tuple[str, ...]:
@@ -101,6 +162,9 @@ class _Node:
     wildcards: int = 0
     own_files: int = -1  # counted once (-1: not yet)
     own_wildcards: int = 0
+    own_changed: int = 0  # changed objects named directly in this directory
+    changed: int = 0  # ... and in the whole subtree
+    unchanged: int = 0  # unchanged objects invalidated by wildcards inside it, as planned
 
     @property
     def size(self) -> int:
@@ -146,13 +210,28 @@ class _Tree:
         if node.own_files < 0:
             node.own_files, node.own_wildcards = count(node.own)
         files, wildcards = node.own_files, node.own_wildcards
+        changed, unchanged = node.own_changed, 0
         for child in node.children:
+            changed += child.changed
+            unchanged += child.unchanged
             if child.collapsed:
                 wildcards += 1
             else:
                 files += child.files
                 wildcards += child.wildcards
         node.files, node.wildcards = files, wildcards
+        node.changed, node.unchanged = changed, unchanged
+
+    def note_changed(self, paths: Iterable[str]) -> None:
+        """Count each changed object in its directory (or the nearest one the tree has)."""
+        scope, nodes = self.policy.scope, self.nodes
+        for path in paths:
+            if not path.startswith(scope) or is_wildcard(path):
+                continue
+            directory = _directory(path, scope)
+            while directory not in nodes:
+                directory = _parent(directory, scope)
+            nodes[directory].own_changed += 1
 
     def totals(self) -> tuple[int, int]:
         files, wildcards = count(self.outside)
@@ -160,14 +239,35 @@ class _Tree:
             return files, wildcards + 1
         return files + self.root.files, wildcards + self.root.wildcards
 
-    def collapse_for_cost(self, threshold: int) -> None:
+    def collapse_for_cost(
+        self, pricing: Pricing, knowledge: Knowledge, weighed: list[Weighed] | None
+    ) -> None:
+        """Deepest first, each directory becomes a wildcard when ``pricing`` says it pays
+        (module docstring); ``weighed`` collects the decisions when it is a list."""
+        policy = self.policy
+        objects_under, flushed = knowledge.objects_under, tuple(knowledge.flushed)
         for node in self.bottom_up:
             self._sum(node)
-            node.collapsed = (
-                threshold >= 2
-                and node.files + node.wildcards >= threshold
-                and self.policy.allows(node.prefix)
-            )
+            node.collapsed = False
+            paths = node.files + node.wildcards
+            if pricing is Pricing.EXACT or paths < 2 or not policy.allows(node.prefix):
+                continue
+            if flushed and node.prefix.startswith(flushed):
+                objects: int | None = 0  # a wildcard in progress covers it: nothing left to lose
+            else:
+                objects = objects_under(node.prefix) if objects_under is not None else None
+            extra: int | None = None
+            if objects is None:
+                node.collapsed = pricing is Pricing.PAID and 2 <= policy.threshold <= paths
+            else:
+                total = MANY if objects >= MANY else max(0, objects - node.changed)
+                extra = total if total >= MANY else max(0, total - node.unchanged)
+                allowance = 0 if pricing is Pricing.FREE else policy.unchanged_per_path
+                node.collapsed = total < MANY and extra <= allowance * (paths - 1)
+                if node.collapsed:
+                    node.unchanged = total
+            if weighed is not None:
+                weighed.append(Weighed(node.prefix, paths, extra, node.collapsed))
 
     def collapse_for_quota(self, budget: Budget) -> bool:
         """Collapse level by level, deepest first, until the totals fit; True if they do.
@@ -259,29 +359,63 @@ def _broadest(prefixes: list[str], chosen: str) -> str:
     return chosen
 
 
-def _select(needed: Collection[str], policy: CollapsePolicy, budget: Budget) -> Selection:
+def _select(
+    needed: Collection[str],
+    policy: CollapsePolicy,
+    budget: Budget,
+    knowledge: Knowledge,
+    *,
+    exact: bool = False,
+    explain: bool = False,
+) -> Selection:
     tree = _Tree(needed, policy)
-    tree.collapse_for_cost(policy.threshold)
+    if knowledge.objects_under is not None:
+        tree.note_changed(knowledge.changed)
+    weighed: list[Weighed] | None = [] if explain else None
+    pricing = Pricing.EXACT if exact else Pricing.PAID
+    if not exact and knowledge.paths_left is not None:
+        # Inside the budget, paths are free: wildcards only where the cache loses nothing.
+        tree.collapse_for_cost(Pricing.FREE, knowledge, weighed)
+        pricing = Pricing.FREE
+        if sum(tree.totals()) > knowledge.paths_left:
+            pricing = Pricing.PAID
+            if weighed is not None:
+                weighed.clear()
+    if pricing is not Pricing.FREE:
+        tree.collapse_for_cost(pricing, knowledge, weighed)
     fits = budget.admits(*tree.totals()) or tree.collapse_for_quota(budget)
     cover = _drop_redundant(tree.cover())
     if not fits:
         fits = budget.admits(*count(set(cover.values())))
-    return Selection(cover=cover, fits=fits)
+    return Selection(cover, fits, pricing, tuple(weighed or ()))
 
 
-def candidates(needed: Collection[str], policy: CollapsePolicy, budget: Budget) -> list[Selection]:
+def candidates(
+    needed: Collection[str],
+    policy: CollapsePolicy,
+    budget: Budget,
+    knowledge: Knowledge = NO_KNOWLEDGE,
+    *,
+    explain: bool = False,
+) -> list[Selection]:
     """Selections in order of preference: collapsed for cost (then quota), and, when that does
     not fit, one that starts from exact paths, which wins when the wildcard quota is the one
     that is full but file paths are free."""
     if not needed:
         return [Selection(cover={}, fits=True)]
-    first = _select(needed, policy, budget)
-    if first.fits or policy.threshold < 2:
-        return [first]
-    return [first, _select(needed, replace(policy, threshold=0), budget)]
+    first = _select(needed, policy, budget, knowledge, explain=explain)
+    known = knowledge.objects_under is not None or bool(knowledge.flushed)
+    if first.fits or (not known and policy.threshold < 2):
+        return [first]  # the fallback would be the same selection
+    return [first, _select(needed, policy, budget, knowledge, exact=True)]
 
 
-def select_paths(needed: Collection[str], policy: CollapsePolicy, budget: Budget) -> Selection:
+def select_paths(
+    needed: Collection[str],
+    policy: CollapsePolicy,
+    budget: Budget,
+    knowledge: Knowledge = NO_KNOWLEDGE,
+) -> Selection:
     """Cover ``needed`` with as few paths as the policy allows, within ``budget`` if possible."""
-    options = candidates(needed, policy, budget)
+    options = candidates(needed, policy, budget, knowledge)
     return next((option for option in options if option.fits), options[0])

@@ -47,6 +47,12 @@ class Config:
     # Whether the stack subscribes to deletions (InvalidateDeletes). The batcher serves whatever
     # arrives; cfinv reads it to know whether a deleted key is ever invalidated.
     invalidate_deletes: bool = False
+    # How wildcards are priced (collapse.py): the unchanged objects one may needlessly
+    # invalidate per billed path it saves, whether to count the bucket's objects at all, and
+    # the paths a month that cost nothing (0: no budget, every path is paid for).
+    unchanged_per_saved_path: int = 100
+    count_bucket_objects: bool = True
+    monthly_path_budget: int = 1000
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Config:
@@ -88,9 +94,10 @@ class Config:
         defer_delay_seconds = _integer(env, "DEFER_DELAY_SECONDS", 30, 1, 900, problems)
         broadest = _integer(env, "BROADEST_WILDCARD_DEPTH", 0, 0, 100, problems)
         refresh = _integer(env, "ORIGIN_REFRESH_SECONDS", 300, 10, 3600, problems)
-        deletes = env.get("INVALIDATE_DELETES", "false").strip().lower() or "false"
-        if deletes not in {"true", "false"}:
-            problems.append(f"INVALIDATE_DELETES must be true or false, got {deletes!r}")
+        deletes = _boolean(env, "INVALIDATE_DELETES", default=False, problems=problems)
+        unchanged = _integer(env, "UNCHANGED_PER_SAVED_PATH", 100, 0, 1_000_000, problems)
+        count_objects = _boolean(env, "COUNT_BUCKET_OBJECTS", default=True, problems=problems)
+        budget = _integer(env, "MONTHLY_PATH_BUDGET", 1000, 0, 100_000_000, problems)
         if problems:
             raise ConfigError("invalid configuration: " + "; ".join(problems))
         return cls(
@@ -108,7 +115,10 @@ class Config:
             collapse_threshold=threshold,
             broadest_wildcard_depth=broadest,
             origin_refresh_seconds=refresh,
-            invalidate_deletes=deletes == "true",
+            invalidate_deletes=deletes,
+            unchanged_per_saved_path=unchanged,
+            count_bucket_objects=count_objects,
+            monthly_path_budget=budget,
         )
 
 
@@ -148,6 +158,16 @@ def _integer(
         problems.append(f"{name} must be from {lowest} to {highest}, got {value}")
         return default
     return value
+
+
+def _boolean(env: Mapping[str, str], name: str, *, default: bool, problems: list[str]) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw not in {"true", "false"}:
+        problems.append(f"{name} must be true or false, got {raw!r}")
+        return default
+    return raw == "true"
 
 
 def _distribution_ids(env: Mapping[str, str], problems: list[str]) -> tuple[str, ...]:

@@ -39,6 +39,17 @@ class NotificationError(InvalidatorError):
     """A notification could not be published."""
 
 
+class KnowledgeError(InvalidatorError):
+    """Something the planner would like to know could not be read (the bucket's object counts,
+    the month's billed paths). Never fatal: the planner then does without it. ``code`` is the
+    AWS error code (``AccessDenied``, ``SlowDown``...; ``NetworkError`` when no response)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+
+
 class BucketNotificationError(InvalidatorError):
     """S3 refused or failed a Get/PutBucketNotificationConfiguration call.
 

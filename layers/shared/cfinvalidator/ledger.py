@@ -56,6 +56,8 @@ class DistributionState:
     _exact: dict[str, KnownInvalidation] = field(default_factory=dict)  # path -> newest
     _wildcards: dict[str, KnownInvalidation] = field(default_factory=dict)  # prefix -> newest
     _prefix_lengths: tuple[int, ...] = ()  # distinct wildcard prefix lengths, for lookups
+    # In-progress invalidations holding a wildcard, oldest first (the planner paces new ones).
+    wildcards_in_progress: tuple[KnownInvalidation, ...] = ()
 
     @classmethod
     def of(
@@ -66,18 +68,21 @@ class DistributionState:
         busy_files, busy_wildcards = unread_in_progress, 0
         exact: dict[str, KnownInvalidation] = {}
         wildcards: dict[str, KnownInvalidation] = {}
+        holding: list[KnownInvalidation] = []
         for invalidation in sorted(invalidations, key=lambda i: i.create_time):
             if invalidation.in_progress:
                 files, wilds = count(invalidation.paths)
                 busy_files += files
                 busy_wildcards += wilds
+                if wilds:
+                    holding.append(invalidation)
             for path in invalidation.paths:
                 if is_wildcard(path):
                     wildcards[path[:-1]] = invalidation  # sorted by time: the newest wins
                 else:
                     exact[path] = invalidation
         lengths = tuple(sorted({len(prefix) for prefix in wildcards}))
-        return cls(busy_files, busy_wildcards, exact, wildcards, lengths)
+        return cls(busy_files, busy_wildcards, exact, wildcards, lengths, tuple(holding))
 
     @property
     def covers_nothing(self) -> bool:

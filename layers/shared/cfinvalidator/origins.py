@@ -107,6 +107,18 @@ class KeyMapping:
         return bool(self.routes)
 
     @property
+    def origin_dirs(self) -> tuple[str, ...]:
+        """Each route's origin path as a key prefix: ``""`` (the bucket root) or ``a/b/``."""
+        return tuple(
+            dict.fromkeys(
+                route.rules.origin_path.strip("/") + "/"
+                if route.rules.origin_path.strip("/")
+                else ""
+                for route in self.routes
+            )
+        )
+
+    @property
     def scope(self) -> str:
         """The deepest directory every route's paths fall under: no collapsed wildcard above it
         (with one route, its own scope; with several, their common directory)."""

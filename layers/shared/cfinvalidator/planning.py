@@ -19,19 +19,36 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
 from typing import NamedTuple, Protocol
 
-from cfinvalidator.collapse import Budget, CollapsePolicy, Selection, candidates, count
+from cfinvalidator.collapse import (
+    NO_KNOWLEDGE,
+    Budget,
+    CollapsePolicy,
+    Knowledge,
+    Pricing,
+    Selection,
+    Weighed,
+    candidates,
+    count,
+)
 from cfinvalidator.config import Config
 from cfinvalidator.events import ObjectEvent, ParsedMessage
 from cfinvalidator.ledger import DistributionState, KnownInvalidation
 from cfinvalidator.on_demand import RequestedPath
 from cfinvalidator.origins import KeyMapping
-from cfinvalidator.paths import PathRules
+from cfinvalidator.paths import PathRules, is_wildcard
 from cfinvalidator.quotas import MAX_EXECUTION_NAME_LENGTH
 
 CALLER_REFERENCE_PREFIX = "cfinv-"
+# New wildcards are paced so that the free wildcard quota lasts about as long as an
+# invalidation takes to complete: an invalidation created later covers every change made before
+# it, so one wildcard every few seconds serves a burst as well as one per batch, and the quota
+# never runs dry (docs/aws-behaviour.md#completion-time).
+WILDCARD_SPREAD = timedelta(seconds=20)
+MAX_PACING_SECONDS = 10.0
 # From this delivery on, a record may be served with file paths instead of waiting for wildcard
 # quota (two deferrals, about 45 s to 1.5 min with the default DeferDelaySeconds).
 IMPATIENT_FROM_DELIVERY = 3
@@ -84,6 +101,8 @@ class DistributionPlan:
     reused: tuple[Reuse, ...] = ()
     needed_paths: int = 0  # distinct paths still needed, before collapsing
     covered_paths: int = 0  # paths skipped: covered by an invalidation created after the change
+    pricing: Pricing = Pricing.PAID  # how wildcards were priced (``collapse``)
+    weighed: tuple[Weighed, ...] = ()  # the directories weighed, when asked to explain
 
     @property
     def paths_saved(self) -> int:
@@ -112,6 +131,27 @@ def execution_name(distribution_id: str, invalidation_id: str) -> str:
     return _EXECUTION_NAME_UNSAFE.sub("_", name)[:MAX_EXECUTION_NAME_LENGTH]
 
 
+def pacing_seconds(state: DistributionState, paths: Iterable[str], now: datetime) -> float:
+    """How long to wait before a request holding ``paths`` is created: 0 unless it spends
+    wildcard quota soon after a wildcard of ours (still in progress) was created.
+
+    The spacing is WILDCARD_SPREAD divided by the wildcards still free: about 1.3 s with all 15
+    free, 4 s with 5, 10 s (MAX_PACING_SECONDS) with 2 or fewer. Changes made while waiting are
+    covered by the wildcard created after the wait, so a burst needs a handful of wildcards."""
+    if not any(is_wildcard(path) for path in paths):
+        return 0.0
+    ours = [
+        i.create_time
+        for i in state.wildcards_in_progress
+        if i.caller_reference.startswith(CALLER_REFERENCE_PREFIX)
+    ]
+    if not ours:
+        return 0.0
+    spacing = WILDCARD_SPREAD / max(1, state.budget.wildcards)
+    wait = (max(ours) + spacing - now).total_seconds()
+    return min(max(wait, 0.0), MAX_PACING_SECONDS)
+
+
 def rules_from(config: Config) -> PathRules:
     """The key prefix and index document; the origin path is the override, else the bucket root
     (a discovered origin replaces it with its own)."""
@@ -127,7 +167,18 @@ def policy_for(config: Config, mapping: KeyMapping) -> CollapsePolicy:
         threshold=config.collapse_threshold,
         broadest_depth=config.broadest_wildcard_depth,
         scope=mapping.scope,
+        unchanged_per_path=config.unchanged_per_saved_path,
     )
+
+
+def changed_paths(changes: Iterable[Change]) -> list[str]:
+    """The path naming each changed object itself (its first; on-demand paths name none), for
+    telling changed objects from unchanged ones under a wildcard."""
+    return [
+        change.paths[0]
+        for change in changes
+        if change.paths and not isinstance(change.event, RequestedPath)
+    ]
 
 
 class KeyMapper(Protocol):
@@ -313,16 +364,26 @@ def plan_distribution(
     priority: Sequence[str],
     redelivered: frozenset[str] = frozenset(),
     impatient: frozenset[str] = frozenset(),
+    knowledge: Knowledge = NO_KNOWLEDGE,
+    explain: bool = False,
 ) -> DistributionPlan:
     """Plan one distribution's request.
 
     ``priority`` orders message IDs for partial service; ``redelivered`` records may reuse an
     earlier invalidation's tracker; ``impatient`` records (already deferred more than once) may
-    be served with more billed paths when the wildcard quota stays full.
+    be served with more billed paths when the wildcard quota stays full. ``knowledge`` (the
+    bucket's object counts, the month's budget) prices wildcards; its ``changed`` and
+    ``flushed`` are filled in from ``changes`` and ``state``. ``explain`` keeps every directory
+    weighed, for ``cfinv plan``.
     """
     needs, reused, covered = _needs(changes, state, redelivered)
     needed = {path for need in needs.values() for change in need for path in change.paths}
-    options = candidates(needed, policy, state.budget)
+    if knowledge.objects_under is not None:
+        flushed = {
+            path[:-1] for i in state.wildcards_in_progress for path in i.paths if is_wildcard(path)
+        }
+        knowledge = replace(knowledge, changed=changed_paths(changes), flushed=flushed)
+    options = candidates(needed, policy, state.budget, knowledge, explain=explain)
     cover, chosen = _choose(needs, options, state.budget, priority, impatient)
     served = _served(needs, cover, chosen)
     deferred = frozenset(mid for mid, need in needs.items() if need and mid not in served)
@@ -346,4 +407,6 @@ def plan_distribution(
         reused=tuple(reused),
         needed_paths=len(served_paths),
         covered_paths=covered,
+        pricing=options[0].pricing,
+        weighed=options[0].weighed,
     )

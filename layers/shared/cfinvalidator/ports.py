@@ -159,6 +159,21 @@ class NotifierApi(Protocol):
         ...
 
 
+# ------------------------------------------------- what the planner may know (S3, CloudWatch)
+class ObjectCountApi(Protocol):
+    def list_keys(self, prefix: str, stop_at: int) -> list[str]:
+        """The bucket's keys starting with ``prefix`` (ListObjectsV2), at most ``stop_at`` of
+        them: ``stop_at`` keys means there may be more. Raises ``KnowledgeError``."""
+        ...
+
+
+class SpendApi(Protocol):
+    def billed_paths_since(self, start: datetime) -> int:
+        """Paths this service has billed since ``start`` (its BilledPaths metric summed; 0
+        without a datapoint). Raises ``KnowledgeError``."""
+        ...
+
+
 # ------------------------------------------- a bucket's notification configuration (S3)
 NotificationDocument = Mapping[str, object]
 """A bucket's notification configuration as GetBucketNotificationConfiguration returns it (no

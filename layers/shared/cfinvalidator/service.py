@@ -32,16 +32,18 @@ from functools import partial
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from cfinvalidator.collapse import CollapsePolicy, count
+from cfinvalidator.collapse import CollapsePolicy, Knowledge, count
 from cfinvalidator.config import Config
 from cfinvalidator.errors import (
     CloudFrontError,
+    KnowledgeError,
     MalformedEventError,
     NotificationError,
     TrackingError,
 )
 from cfinvalidator.events import ParsedMessage, parse_message
 from cfinvalidator.history import read_history
+from cfinvalidator.knowledge import MonthlySpend, ObjectCounts, objects_under
 from cfinvalidator.ledger import DistributionState
 from cfinvalidator.observability import logger, metrics
 from cfinvalidator.origins import KeyMapping, OriginDirectory, fixed_mapping, mapping_for
@@ -60,6 +62,7 @@ from cfinvalidator.planning import (
     accept_buckets,
     execution_name,
     map_changes,
+    pacing_seconds,
     plan_distribution,
     policy_for,
     rules_from,
@@ -69,7 +72,9 @@ from cfinvalidator.ports import (
     Deferral,
     InvalidationApi,
     NotifierApi,
+    ObjectCountApi,
     QueueApi,
+    SpendApi,
     TrackerApi,
 )
 from cfinvalidator.retry import (
@@ -83,6 +88,8 @@ from cfinvalidator.retry import (
 
 # Between Lambda's clock and CloudFront's, for telling a new invalidation from a returned one.
 CLOCK_SKEW = timedelta(seconds=1)
+# A paced request waits only if this much of the invocation's time is left after the wait.
+PACING_RESERVE_SECONDS = 20.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +120,11 @@ class Ports:
     backoff: Backoff = field(default_factory=Backoff)
     # Distribution configurations already read: keep one instance across invocations.
     origins: OriginDirectory = field(default_factory=OriginDirectory)
+    # What prices wildcards (cfinvalidator.knowledge); without these ports, the threshold rule.
+    counts: ObjectCountApi | None = None
+    spend: SpendApi | None = None
+    object_counts: ObjectCounts = field(default_factory=ObjectCounts)
+    month: MonthlySpend = field(default_factory=MonthlySpend)
 
     def with_remaining_time(self, remaining_seconds: Callable[[], float]) -> Ports:
         return replace(self, remaining_seconds=remaining_seconds)
@@ -299,7 +311,11 @@ class _Distribution:
         return DistributionState.of(known, unread_in_progress=unread)
 
     def serve(
-        self, changes: Sequence[Change], since: datetime | None, policy: CollapsePolicy
+        self,
+        changes: Sequence[Change],
+        since: datetime | None,
+        policy: CollapsePolicy,
+        knowledge: Knowledge,
     ) -> None:
         message_ids = {c.event.message_id for c in changes}
         try:
@@ -312,15 +328,36 @@ class _Distribution:
         # With a low MaxReceiveCount, a record may use file paths on its last delivery at least.
         patience = min(IMPATIENT_FROM_DELIVERY, self.config.max_receive_count)
         impatient = frozenset(m for m, n in deliveries.items() if n >= patience)
-        plan = plan_distribution(
-            self.id,
-            changes,
-            state,
-            policy,
-            priority=self.batch.priority,
-            redelivered=redelivered,
-            impatient=impatient,
-        )
+
+        def plan_now(state: DistributionState) -> DistributionPlan:
+            return plan_distribution(
+                self.id,
+                changes,
+                state,
+                policy,
+                priority=self.batch.priority,
+                redelivered=redelivered,
+                impatient=impatient,
+                knowledge=knowledge,
+            )
+
+        plan = plan_now(state)
+        if plan.request is not None:
+            wait = pacing_seconds(state, plan.request.paths, self.ports.now())
+            if wait > 0 and self.ports.remaining_seconds() > wait + PACING_RESERVE_SECONDS:
+                # One wait, then the plan again: a wildcard created meanwhile (by another
+                # invocation) may cover these changes already.
+                logger.info(
+                    "new wildcard paced",
+                    extra={"distribution_id": self.id, "wait_s": round(wait, 3)},
+                )
+                self.ports.sleep(wait)
+                try:
+                    state = self.read_state(since)
+                except CloudFrontError as error:
+                    self.batch.judge_error(message_ids, error, self.id)
+                    return
+                plan = plan_now(state)
         self.outcome.plans.append(plan)
         if plan.deferred:
             self.batch.judge(
@@ -369,6 +406,8 @@ class _Distribution:
         # CloudFront answers a repeated CallerReference with the earlier invalidation (not billed
         # again); one created before this invocation started is such a repeat.
         billed = created.create_time >= self.batch.started_at - CLOCK_SKEW
+        if billed:
+            self.ports.month.billed(len(request.paths))
         self._track(
             created.invalidation_id,
             tracker_input(
@@ -517,6 +556,7 @@ def _serve_distributions(
     """Map and serve the changes on every distribution; return the keys none of them serves."""
     message_ids = {message.message_id for message in pending}
     mapped: dict[KeyMapping, Gathered] = {}  # distributions with equal mappings share one
+    lookup = _count_lookup(config, ports)
     unread = False
     for distribution_id in config.distribution_ids:
         distribution = _Distribution(distribution_id, config, ports, batch, outcome)
@@ -536,8 +576,17 @@ def _serve_distributions(
         if gathered is None:
             gathered = mapped[mapping] = map_changes(pending, mapping)
         if gathered.changes:
+            knowledge = Knowledge(
+                objects_under=(
+                    objects_under(lookup, mapping.origin_dirs, mapping.scope) if lookup else None
+                ),
+                paths_left=_paths_left(config, ports),
+            )
             distribution.serve(
-                gathered.changes, _earliest(gathered.changes), policy_for(config, mapping)
+                gathered.changes,
+                _earliest(gathered.changes),
+                policy_for(config, mapping),
+                knowledge,
             )
     if mapped:
         # Keys no viewer can request on any distribution: not an error (the bucket may hold
@@ -555,6 +604,29 @@ def _serve_distributions(
             extra={"keys": skipped_keys[:50], "count": len(skipped_keys)},
         )
     return skipped_keys
+
+
+def _knowledge_unread(what: str, error: KnowledgeError) -> None:
+    logger.warning(
+        "planning without knowledge that could not be read",
+        extra={"what": what, "error": error.code, "cause": error.message},
+    )
+
+
+def _count_lookup(config: Config, ports: Ports) -> Callable[[str, str], int | None] | None:
+    """This invocation's view of the bucket's object counts, when they are used."""
+    if not config.count_bucket_objects or ports.counts is None:
+        return None
+    return ports.object_counts.for_batch(ports.counts, ports.now(), _knowledge_unread)
+
+
+def _paths_left(config: Config, ports: Ports) -> int | None:
+    """Paths left in this month's budget; None without a budget or a reading."""
+    if config.monthly_path_budget <= 0 or ports.spend is None:
+        return None
+    return ports.month.paths_left(
+        ports.spend, config.monthly_path_budget, ports.now(), _knowledge_unread
+    )
 
 
 def _emit_metrics(

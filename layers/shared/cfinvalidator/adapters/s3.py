@@ -1,8 +1,10 @@
-"""A bucket's notification configuration, as ``ports.BucketNotificationsApi``.
+"""S3 adapters: a bucket's notification configuration (``ports.BucketNotificationsApi``) and
+counting its keys under a prefix (``ports.ObjectCountApi``).
 
-The boto3 client is built without botocore retries (functions/bucket_events/app.py):
-``eventbridge_switch`` retries throttling and 5xx itself, bounded by the function's remaining
-time, so two retry layers never multiply.
+For the notification configuration the boto3 client is built without botocore retries
+(functions/bucket_events/app.py): ``eventbridge_switch`` retries throttling and 5xx itself,
+bounded by the function's remaining time, so two retry layers never multiply. The batcher's
+counting client keeps botocore's few standard retries: a count it cannot read is done without.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from typing import TYPE_CHECKING, cast
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from cfinvalidator.errors import BucketNotificationError
+from cfinvalidator.errors import BucketNotificationError, KnowledgeError
 from cfinvalidator.ports import NotificationDocument
 
 if TYPE_CHECKING:
@@ -69,3 +71,44 @@ class Boto3BucketNotificationsApi:
             )
         except (ClientError, BotoCoreError) as exc:
             raise _error(exc, PUT, bucket) from exc
+
+
+class Boto3ObjectCountApi:
+    """Lists a bucket's keys under a prefix with ListObjectsV2, as ``ports.ObjectCountApi``
+    (a page holds up to 1,000 keys: ``stop_at`` keys take ``stop_at / 1,000`` calls at most)."""
+
+    def __init__(self, client: S3Client, bucket: str) -> None:
+        self._client = client
+        self._bucket = bucket
+
+    def list_keys(self, prefix: str, stop_at: int) -> list[str]:
+        keys: list[str] = []
+        token: str | None = None
+        while len(keys) < stop_at:
+            page_size = min(1000, stop_at - len(keys))
+            try:
+                if token is None:
+                    page = self._client.list_objects_v2(
+                        Bucket=self._bucket, Prefix=prefix, MaxKeys=page_size
+                    )
+                else:
+                    page = self._client.list_objects_v2(
+                        Bucket=self._bucket,
+                        Prefix=prefix,
+                        MaxKeys=page_size,
+                        ContinuationToken=token,
+                    )
+            except (ClientError, BotoCoreError) as exc:
+                raise _knowledge_error(exc) from exc
+            keys.extend(item["Key"] for item in page.get("Contents", []) if "Key" in item)
+            token = page.get("NextContinuationToken")
+            if not page.get("IsTruncated") or token is None:
+                return keys
+        return keys[:stop_at]
+
+
+def _knowledge_error(exc: ClientError | BotoCoreError) -> KnowledgeError:
+    if isinstance(exc, ClientError):
+        error = exc.response.get("Error", {})
+        return KnowledgeError(error.get("Code", "Unknown"), error.get("Message", str(exc)))
+    return KnowledgeError("NetworkError", str(exc))

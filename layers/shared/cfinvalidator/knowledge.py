@@ -1,0 +1,235 @@
+"""What the planner may know beyond the batch, read through ports and cached per environment.
+
+- **The bucket**: how many objects a wildcard on a directory would invalidate. Counted from
+  ListObjectsV2 listings of the key prefix each of the distribution's origins maps the
+  directory to (or of a shallower one, which answers for all its subdirectories), at most
+  :data:`COUNT_STOP_AT` keys a listing (more than that is "too many": such a directory is never
+  collapsed for cost), at most :data:`LIST_CALLS_PER_BATCH` ListObjectsV2 calls an invocation
+  (beyond them counts are unknown, and the threshold rule decides), each listing kept
+  :data:`COUNT_TTL`.
+- **The month**: billed paths spent since the first of the month (UTC), from the service's own
+  BilledPaths metric, re-read every :data:`SPEND_TTL`; paths billed by this environment since
+  the last reading are added, so a burst within those minutes does not overspend.
+
+Neither is ever needed: a read that fails is logged by the caller and done without (the
+planner falls back to the threshold rule), so knowledge can never delay or fail a record.
+Nothing here calls AWS itself: the ports do, and the clock is passed in.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from cfinvalidator.collapse import MANY
+from cfinvalidator.errors import KnowledgeError
+from cfinvalidator.paths import decode_path
+from cfinvalidator.ports import ObjectCountApi, SpendApi
+
+COUNT_STOP_AT = 10_000  # ten ListObjectsV2 pages at most per prefix
+LIST_CALLS_PER_BATCH = 100  # about 2-3 s of calls in the worst case
+KEPT_KEYS = 200_000  # keys of listings kept across invocations (some 20 MB at most)
+_PAGE = 1000  # keys a ListObjectsV2 page holds
+COUNT_TTL = timedelta(minutes=10)
+DENIED_PAUSE = timedelta(minutes=10)  # after AccessDenied, ask again only this much later
+SPEND_TTL = timedelta(minutes=5)
+
+OnError = Callable[[str, KnowledgeError], None]
+"""Told what could not be read (``"object count"``, ``"billed paths"``) and why."""
+
+
+def month_start(now: datetime) -> datetime:
+    """The first instant of ``now``'s calendar month (CloudFront bills by calendar month; the
+    caller passes UTC)."""
+    return now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+
+
+def key_prefixes(directory: str, origin_dirs: Sequence[str]) -> tuple[str, ...] | None:
+    """The S3 key prefixes a wildcard on the viewer ``directory`` (``/a/b/``, encoded) reaches
+    through origins whose paths are ``origin_dirs`` (``""`` or ``site/``); None if the
+    directory does not decode."""
+    try:
+        relative = decode_path(directory[1:])
+    except UnicodeDecodeError:
+        return None
+    return tuple(dict.fromkeys(origin + relative for origin in origin_dirs))
+
+
+# ------------------------------------------------------------------------------ the bucket
+@dataclass(slots=True)
+class _Listing:
+    keys: list[str] | None  # sorted; None: more than COUNT_STOP_AT keys (too many to count)
+    read_at: datetime
+
+
+def _ancestors(prefix: str, floor: str) -> list[str]:
+    """``floor``, each directory between it and ``prefix``, and ``prefix``, shallowest first."""
+    if not prefix.startswith(floor):
+        floor = ""
+    found = [floor]
+    position = len(floor)
+    while (cut := prefix.find("/", position)) >= 0:
+        found.append(prefix[: cut + 1])
+        position = cut + 1
+    if found[-1] != prefix:
+        found.append(prefix)
+    return list(dict.fromkeys(found))
+
+
+def _under(keys: list[str], prefix: str) -> int:
+    start = bisect.bisect_left(keys, prefix)
+    if not prefix:
+        return len(keys) - start
+    # Every key starting with ``prefix`` sorts before ``prefix`` + the highest code point.
+    return bisect.bisect_left(keys, prefix + "\U0010ffff", lo=start) - start
+
+
+@dataclass
+class ObjectCounts:
+    """Listings of key prefixes, kept for the life of the execution environment.
+
+    A count is answered from the shallowest listing that holds the whole prefix: one listing
+    of ``blog/`` (4,000 keys, four calls) answers every directory under it, where counting each
+    of a deploy's thousand post directories would take a thousand calls. A prefix holding more
+    than :data:`COUNT_STOP_AT` keys is remembered as too many, and its subdirectories are
+    listed instead.
+    """
+
+    _listings: dict[str, _Listing] = field(default_factory=dict)
+    _denied_at: datetime | None = None
+    _kept_keys: int = 0
+
+    def for_batch(
+        self, api: ObjectCountApi, now: datetime, on_error: OnError
+    ) -> Callable[[str, str], int | None]:
+        """A lookup for one invocation, ``(key prefix, floor) -> objects``: listings start at
+        ``floor`` (the shallowest prefix the batcher may list) and go down to the prefix; new
+        listings take at most :data:`LIST_CALLS_PER_BATCH` calls in all; None when unknown."""
+        return _BatchLookup(self, api, now, on_error)
+
+    def cached(self, prefix: str, now: datetime) -> _Listing | None:
+        listing = self._listings.get(prefix)
+        return listing if listing is not None and now - listing.read_at < COUNT_TTL else None
+
+    def denied(self, now: datetime) -> bool:
+        return self._denied_at is not None and now - self._denied_at < DENIED_PAUSE
+
+    def deny(self, now: datetime) -> None:
+        """AccessDenied: no listing is tried again for :data:`DENIED_PAUSE`."""
+        self._denied_at = now
+
+    def keep(self, prefix: str, listing: _Listing) -> None:
+        """Keep ``listing``; the oldest listings go once :data:`KEPT_KEYS` keys are kept."""
+        old = self._listings.pop(prefix, None)
+        if old is not None and old.keys is not None:
+            self._kept_keys -= len(old.keys)
+        self._listings[prefix] = listing
+        self._kept_keys += len(listing.keys or ())
+        while self._kept_keys > KEPT_KEYS and len(self._listings) > 1:
+            oldest = next(iter(self._listings))
+            dropped = self._listings.pop(oldest)
+            self._kept_keys -= len(dropped.keys or ())
+
+
+class _BatchLookup:
+    """``ObjectCounts.for_batch``: one invocation's lookups and the calls they have left."""
+
+    def __init__(
+        self, counts: ObjectCounts, api: ObjectCountApi, now: datetime, on_error: OnError
+    ) -> None:
+        self._counts, self._api, self._now, self._on_error = counts, api, now, on_error
+        self._left = LIST_CALLS_PER_BATCH
+
+    def __call__(self, prefix: str, floor: str) -> int | None:
+        for ancestor in _ancestors(prefix, floor):
+            listing = self._listed(ancestor)
+            if listing is None:
+                return None
+            if listing.keys is not None:
+                return _under(listing.keys, prefix)
+        return MANY  # even the prefix itself holds too many
+
+    def _listed(self, prefix: str) -> _Listing | None:
+        counts, now = self._counts, self._now
+        cached = counts.cached(prefix, now)
+        if cached is not None:
+            return cached
+        if self._left <= 0 or counts.denied(now):
+            return None
+        stop_at = min(COUNT_STOP_AT, self._left * _PAGE)  # the calls left bound the pages
+        try:
+            keys = self._api.list_keys(prefix, stop_at)
+        except KnowledgeError as error:
+            if error.code in {"AccessDenied", "AllAccessDisabled"}:
+                counts.deny(now)
+            else:
+                self._left = 0  # throttled or unreachable: no more calls this invocation
+            self._on_error("object count", error)
+            return None
+        self._left -= max(1, -(-len(keys) // _PAGE))  # pages read
+        if len(keys) >= stop_at and stop_at < COUNT_STOP_AT:
+            return None  # cut short by the calls left: not known, not kept
+        listing = _Listing(sorted(keys) if len(keys) < COUNT_STOP_AT else None, now)
+        counts.keep(prefix, listing)
+        return listing
+
+
+def objects_under(
+    lookup: Callable[[str, str], int | None], origin_dirs: Sequence[str], scope: str
+) -> Callable[[str], int | None]:
+    """``collapse.ObjectsUnder`` for one distribution: the objects under a viewer directory,
+    summed over the key prefixes its origins map it to (listed no higher than ``scope``, the
+    viewer directory no wildcard reaches above); :data:`collapse.MANY` when any prefix holds
+    more than could be counted, None when any count is unknown."""
+    floors = key_prefixes(scope, origin_dirs) or tuple(origin_dirs)
+
+    def count(directory: str) -> int | None:
+        prefixes = key_prefixes(directory, origin_dirs)
+        if prefixes is None:
+            return None
+        total = 0
+        for prefix, floor in zip(prefixes, floors, strict=False):
+            objects = lookup(prefix, floor)
+            if objects is None:
+                return None
+            if objects >= MANY:
+                return MANY
+            total += objects
+        return total
+
+    return count
+
+
+# ------------------------------------------------------------------------------- the month
+@dataclass
+class MonthlySpend:
+    """Billed paths this month: the metric's sum when last read, plus what was billed here
+    since."""
+
+    _month: datetime | None = None
+    _billed: int = 0
+    _read_at: datetime | None = None
+
+    def paths_left(
+        self, api: SpendApi, budget: int, now: datetime, on_error: OnError
+    ) -> int | None:
+        """Paths left in ``budget`` this month; None when never read (the planner then treats
+        every path as paid for)."""
+        start = month_start(now)
+        stale = self._read_at is None or now - self._read_at >= SPEND_TTL
+        if self._month != start or stale:
+            try:
+                billed = api.billed_paths_since(start)
+            except KnowledgeError as error:
+                on_error("billed paths", error)
+                if self._month != start:
+                    return None  # nothing known about this month
+            else:
+                self._month, self._billed, self._read_at = start, billed, now
+        return max(0, budget - self._billed)
+
+    def billed(self, paths: int) -> None:
+        """Paths this environment was billed for just now."""
+        self._billed += paths

@@ -78,11 +78,14 @@ class Simulation:
         settings: SimSettings | None = None,
         *,
         handler: BatchHandler | None = None,
-        existing: Iterable[str] = (),
+        existing: Iterable[str] | None = None,
     ) -> None:
         self.settings = settings or SimSettings()
-        # The bucket's keys before the first upload: what the planner's counts start from.
-        self.bucket = SimBucket(existing)
+        # The bucket's keys before the first upload. Given, the service plans with what it
+        # would know deployed: the bucket's object counts and the month's billed paths (as the
+        # benchmark runs it); None, with neither (the threshold rule alone).
+        self.knows_bucket = existing is not None
+        self.bucket = SimBucket(existing or ())
         # Stable order by time: equal times keep the given order (and sequencers increase).
         self.uploads: tuple[Upload, ...] = tuple(sorted(uploads, key=lambda u: u.at))
         self.handler: BatchHandler = handler if handler is not None else ServiceHandler()
@@ -183,8 +186,12 @@ class Simulation:
             sleep=self.clock.sleep,
             now=self.clock.wall,
             rng=random.Random(f"{settings.seed}:service"),  # noqa: S311
-            counts=self.bucket,
-            spend=SimSpend(lambda: self.cloudfront_fake.calls, settings.epoch),
+            counts=self.bucket if self.knows_bucket else None,
+            spend=(
+                SimSpend(lambda: self.cloudfront_fake.calls, settings.epoch)
+                if self.knows_bucket
+                else None
+            ),
         )
 
     def _environment(self, distribution_ids: Sequence[str]) -> dict[str, str]:

@@ -30,6 +30,9 @@ the ``scope`` the stack serves, so a wildcard never reaches above ``KEY_PREFIX``
 
 Depth counts the slashes of the directory: ``/*`` is depth 0, ``/img/*`` depth 1,
 ``/img/2026/*`` depth 2.
+
+One piece, though over 400 lines: the pricing types and the two passes all work on one tree
+(``_Tree``) whose counts each pass updates for the next; split, they would share its internals.
 """
 
 from __future__ import annotations

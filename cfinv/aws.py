@@ -25,6 +25,8 @@ from botocore.exceptions import (
 
 from cfinv.errors import CliError, Exit
 from cfinvalidator.adapters.cloudfront import Boto3InvalidationApi
+from cfinvalidator.adapters.cloudwatch import Boto3SpendApi
+from cfinvalidator.adapters.s3 import Boto3ObjectCountApi
 from cfinvalidator.errors import CloudFrontError
 
 if TYPE_CHECKING:
@@ -147,6 +149,16 @@ class Aws:
     # ------------------------------------------------------------------ CloudFront
     def invalidations(self) -> Boto3InvalidationApi:
         return Boto3InvalidationApi(self._client("cloudfront"))
+
+    # ------------------------------------------------- what the planner may know
+    def object_counts(self, bucket: str) -> Boto3ObjectCountApi:
+        """The batcher's own ListObjectsV2 adapter (its errors are KnowledgeError, which
+        ``plan`` reports as a note, as the batcher logs them)."""
+        return Boto3ObjectCountApi(self._client("s3"), bucket)
+
+    def spend(self, namespace: str, service: str) -> Boto3SpendApi:
+        """The batcher's own BilledPaths adapter."""
+        return Boto3SpendApi(self._client("cloudwatch"), namespace, service)
 
     # ------------------------------------------------------------------ S3
     def changed_objects(self, bucket: str, prefix: str, since: datetime) -> list[ObjectChange]:

@@ -307,6 +307,13 @@ def invalidate(
 @click.option("--index-document", default="index.html", show_default=True)
 @click.option("--collapse-threshold", type=int, default=10, show_default=True)
 @click.option("--broadest-wildcard-depth", type=int, default=0, show_default=True)
+@click.option("--unchanged-per-saved-path", type=int, default=100, show_default=True)
+@click.option(
+    "--paths-left",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Without a stack: paths left in this month's budget (default: priced as beyond it).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
 @click.pass_obj
 def plan(
@@ -319,6 +326,8 @@ def plan(
     index_document: str,
     collapse_threshold: int,
     broadest_wildcard_depth: int,
+    unchanged_per_saved_path: int,
+    paths_left: int | None,
     as_json: bool,
 ) -> int:
     """Dry run: the paths the planner would request for KEYS (decoded object keys), and why.
@@ -326,7 +335,7 @@ def plan(
     if stack_name or function:
         aws = runtime.aws("plan")
         stack = find_stack(aws, stack_name=stack_name, function=function)
-        reports = operations.plan_with_stack(aws, stack, aws.invalidations(), keys, runtime.now())
+        result = operations.plan_with_stack(aws, stack, aws.invalidations(), keys, runtime.now())
     else:
         parameters = operations.PlanParameters(
             key_prefix=key_prefix,
@@ -334,12 +343,18 @@ def plan(
             index_document=index_document,
             collapse_threshold=collapse_threshold,
             broadest_wildcard_depth=broadest_wildcard_depth,
+            unchanged_per_saved_path=unchanged_per_saved_path,
+            paths_left=paths_left,
         )
-        reports = operations.plan_from_parameters(parameters, keys)
+        result = operations.plan_from_parameters(parameters, keys)
     if as_json:
-        _print(runtime, [render.dumps(render.plan_document(reports))])
+        document = render.plan_document(result.reports) | {"unread": result.unread}
+        _print(runtime, [render.dumps(document)])
     else:
-        _print(runtime, render.plan_text(reports))
+        _print(
+            runtime,
+            [*(f"note: {line}" for line in result.unread), *render.plan_text(result.reports)],
+        )
     return Exit.OK
 
 

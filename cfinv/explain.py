@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from cfinvalidator.collapse import CollapsePolicy, count
+from cfinvalidator.collapse import NO_KNOWLEDGE, CollapsePolicy, Knowledge, Pricing, Weighed, count
 from cfinvalidator.events import ObjectEvent, ParsedMessage
 from cfinvalidator.ledger import DistributionState
 from cfinvalidator.origins import KeyMapping
@@ -35,6 +35,11 @@ class DistributionPlanReport:
     deferred_keys: tuple[str, ...]  # waiting for quota
     free_files: int
     free_wildcards: int
+    pricing: Pricing = Pricing.PAID  # how the cost pass priced wildcards
+    weighed: tuple[Weighed, ...] = ()  # each directory it weighed, and what it decided
+    paths_left: int | None = None  # of the month's budget, when known
+    unchanged_per_path: int = 0  # the allowance beyond the budget
+    bucket_counted: bool = False  # whether the bucket's objects were counted
 
     @property
     def billed(self) -> int:
@@ -94,9 +99,10 @@ def explain(
     *,
     bucket: str,
     key_prefix: str,
+    knowledge: Knowledge = NO_KNOWLEDGE,
 ) -> DistributionPlanReport:
     """The plan for ``keys`` (each with the time it changed; None: now, so nothing already
-    covers it) on one distribution."""
+    covers it) on one distribution, priced with ``knowledge`` as the batcher would."""
     messages = [
         ParsedMessage(
             f"key-{index}",
@@ -115,6 +121,8 @@ def explain(
         state,
         policy,
         priority=[m.message_id for m in messages],
+        knowledge=knowledge,
+        explain=True,
     )
     reports: list[KeyPlan] = []
     for key, changed in keys:
@@ -149,6 +157,11 @@ def explain(
         deferred_keys=deferred,
         free_files=budget.files,
         free_wildcards=budget.wildcards,
+        pricing=plan.pricing,
+        weighed=plan.weighed,
+        paths_left=knowledge.paths_left,
+        unchanged_per_path=policy.unchanged_per_path,
+        bucket_counted=knowledge.objects_under is not None,
     )
 
 

@@ -15,9 +15,11 @@ from cfinv.explain import DistributionPlanReport, explain
 from cfinv.stack import Stack
 from cfinv.waiting import Snapshot
 from cfinvalidator.adapters.cloudfront import Boto3InvalidationApi
+from cfinvalidator.collapse import Knowledge
 from cfinvalidator.config import Config
-from cfinvalidator.errors import ConfigError
+from cfinvalidator.errors import ConfigError, KnowledgeError
 from cfinvalidator.history import read_history
+from cfinvalidator.knowledge import MonthlySpend, ObjectCounts, objects_under
 from cfinvalidator.ledger import COVERAGE_MARGIN, DistributionState, KnownInvalidation
 from cfinvalidator.on_demand import PathError, checked_paths, request_body
 from cfinvalidator.origins import KeyMapping, fixed_mapping, mapping_for
@@ -249,6 +251,8 @@ class PlanParameters:
     index_document: str = "index.html"
     collapse_threshold: int = 10
     broadest_wildcard_depth: int = 0
+    unchanged_per_saved_path: int = 100
+    paths_left: int | None = None  # of the month's budget (None: priced as beyond it)
 
     def config(self) -> Config:
         """A Config from these values; the service-only settings (queues, topic, state machine,
@@ -265,6 +269,7 @@ class PlanParameters:
             "INDEX_DOCUMENT": self.index_document,
             "COLLAPSE_THRESHOLD": str(self.collapse_threshold),
             "BROADEST_WILDCARD_DEPTH": str(self.broadest_wildcard_depth),
+            "UNCHANGED_PER_SAVED_PATH": str(self.unchanged_per_saved_path),
         }
         try:
             return Config.from_env(environment)
@@ -275,31 +280,62 @@ class PlanParameters:
 PLAN_DISTRIBUTION = "EPARAMETERS000"  # the distribution of a plan made from parameters alone
 
 
+@dataclass(frozen=True, slots=True)
+class PlanResult:
+    reports: list[DistributionPlanReport]
+    unread: list[str]  # what the planner would have liked to know and could not read
+
+
 def plan_with_stack(
     aws: Aws, stack: Stack, api: Boto3InvalidationApi, keys: Sequence[str], now: datetime
-) -> list[DistributionPlanReport]:
-    """The plan on each distribution, against what it has in progress now; each key timed by
-    its LastModified (a key not in the bucket: now)."""
+) -> PlanResult:
+    """The plan on each distribution, against what it has in progress now and with what the
+    batcher would know (the bucket's object counts, this month's billed paths); each key timed
+    by its LastModified (a key not in the bucket: now)."""
     config = stack.config
     timed = [(key, aws.last_modified(config.bucket_name, key) or now) for key in keys]
     earliest = min(moment for _, moment in timed)
+    unread: list[str] = []
+
+    def on_error(what: str, error: KnowledgeError) -> None:
+        unread.append(f"{what} not read ({error.code}: {error.message}): planned without it")
+
+    lookup = None
+    if config.count_bucket_objects:
+        lookup = ObjectCounts().for_batch(aws.object_counts(config.bucket_name), now, on_error)
+    paths_left = None
+    if config.monthly_path_budget > 0:
+        spend = aws.spend(stack.metrics_namespace, stack.service_name)
+        paths_left = MonthlySpend().paths_left(spend, config.monthly_path_budget, now, on_error)
     reports: list[DistributionPlanReport] = []
     for distribution_id, mapping in mappings(aws, stack, api).items():
         with aws.call(f"reading the invalidations of {distribution_id}"):
-            known, unread = read_history(api, distribution_id, now, earliest - COVERAGE_MARGIN)
-        state = DistributionState.of(known, unread_in_progress=unread)
-        reports.append(_explained(timed, distribution_id, mapping, state, config))
-    return reports
+            known, unread_details = read_history(
+                api, distribution_id, now, earliest - COVERAGE_MARGIN
+            )
+        state = DistributionState.of(known, unread_in_progress=unread_details)
+        knowledge = Knowledge(
+            objects_under=(
+                objects_under(lookup, mapping.origin_dirs, mapping.scope) if lookup else None
+            ),
+            paths_left=paths_left,
+            foreign=mapping.foreign_prefixes,
+        )
+        reports.append(_explained(timed, distribution_id, mapping, state, config, knowledge))
+    return PlanResult(reports, list(dict.fromkeys(unread)))
 
 
-def plan_from_parameters(
-    parameters: PlanParameters, keys: Sequence[str]
-) -> list[DistributionPlanReport]:
-    """The plan with nothing in progress, from the parameters alone."""
+def plan_from_parameters(parameters: PlanParameters, keys: Sequence[str]) -> PlanResult:
+    """The plan with nothing in progress, from the parameters alone: the bucket's objects are
+    not known (CollapseThreshold decides), the month's paths left only if given."""
     config = parameters.config()
     mapping = fixed_mapping(rules_from(config))
     timed: list[tuple[str, datetime | None]] = [(key, None) for key in keys]
-    return [_explained(timed, PLAN_DISTRIBUTION, mapping, DistributionState(), config)]
+    knowledge = Knowledge(paths_left=parameters.paths_left)
+    return PlanResult(
+        [_explained(timed, PLAN_DISTRIBUTION, mapping, DistributionState(), config, knowledge)],
+        [],
+    )
 
 
 def _explained(
@@ -308,6 +344,7 @@ def _explained(
     mapping: KeyMapping,
     state: DistributionState,
     config: Config,
+    knowledge: Knowledge,
 ) -> DistributionPlanReport:
     return explain(
         timed,
@@ -317,4 +354,5 @@ def _explained(
         state,
         bucket=config.bucket_name,
         key_prefix=config.key_prefix,
+        knowledge=knowledge,
     )

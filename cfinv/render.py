@@ -22,6 +22,7 @@ from cfinv import completion
 from cfinv.explain import DistributionPlanReport
 from cfinv.operations import StatusReport
 from cfinv.waiting import Outcome, Result
+from cfinvalidator.collapse import MANY, Pricing
 
 _LINE_EVERY_SECONDS = 60.0  # without a terminal, a line at least this often while waiting
 
@@ -155,6 +156,22 @@ def plan_document(reports: Sequence[DistributionPlanReport]) -> dict[str, Any]:
                 "collapsed": {k: list(v) for k, v in r.collapsed.items()},
                 "deferredKeys": list(r.deferred_keys),
                 "freeQuota": {"files": r.free_files, "wildcards": r.free_wildcards},
+                "pricing": r.pricing.name,
+                "monthlyPathsLeft": r.paths_left,
+                "unchangedPerSavedPath": r.unchanged_per_path,
+                "bucketCounted": r.bucket_counted,
+                "weighed": [
+                    {
+                        "directory": w.directory,
+                        "paths": w.paths,
+                        "unchangedObjects": None
+                        if w.unchanged is None or w.unchanged >= MANY
+                        else w.unchanged,
+                        "tooManyToCount": w.unchanged is not None and w.unchanged >= MANY,
+                        "chosen": w.chosen,
+                    }
+                    for w in r.weighed
+                ],
                 "keys": [
                     {"key": k.key, "paths": list(k.paths), "notes": list(k.notes)} for k in r.keys
                 ],
@@ -184,11 +201,43 @@ def plan_text(reports: Sequence[DistributionPlanReport]) -> list[str]:
                 if covered and len(covered) > 5:
                     suffix += ", ..."
                 lines.append(f"    {path}{suffix}")
+        lines += _pricing_lines(report)
         if report.deferred_keys:
             lines.append(
                 f"  deferred until quota frees up ({report.free_files} file and "
                 f"{report.free_wildcards} wildcard paths free): {', '.join(report.deferred_keys)}"
             )
+    return lines
+
+
+_WEIGHED_SHOWN = 12
+
+
+def _pricing_lines(report: DistributionPlanReport) -> list[str]:
+    """How wildcards were priced, and the directories weighed (the largest first)."""
+    left = report.paths_left
+    month = "this month's budget unknown" if left is None else f"{left:,} paths left this month"
+    if report.pricing is Pricing.FREE:
+        rule = "inside the budget: exact paths, wildcards only where nothing unchanged is lost"
+    else:
+        rule = (
+            f"beyond the budget: a wildcard may invalidate up to {report.unchanged_per_path:,} "
+            "unchanged objects per billed path it saves"
+        )
+    counted = "bucket counted" if report.bucket_counted else "bucket not counted: CollapseThreshold"
+    lines = [f"  pricing: {rule} ({month}; {counted})"]
+    weighed = sorted(report.weighed, key=lambda w: (-w.paths, w.directory))
+    for item in weighed[:_WEIGHED_SHOWN]:
+        if item.unchanged is None:
+            cost = "objects not counted"
+        elif item.unchanged >= MANY:
+            cost = "too many objects to count"
+        else:
+            cost = f"{item.unchanged:,} unchanged object(s) invalidated"
+        verdict = "chosen" if item.chosen else "not chosen"
+        lines.append(f"    {item.directory}* instead of {item.paths} path(s): {cost} -> {verdict}")
+    if len(weighed) > _WEIGHED_SHOWN:
+        lines.append(f"    ... and {len(weighed) - _WEIGHED_SHOWN} smaller directories")
     return lines
 
 

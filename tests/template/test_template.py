@@ -90,6 +90,9 @@ WILDCARD_RESOURCE_WHITELIST = {
         "logs:DescribeResourcePolicies",
         "logs:DescribeLogGroups",
     )
+} | {
+    "cloudwatch:GetMetricStatistics": "CloudWatch's metric reads have no resource-level "
+    "permissions: the batcher reads its own BilledPaths metric against MonthlyPathBudget",
 }
 REQUIRED_OUTPUTS = {
     "BucketName",
@@ -539,6 +542,50 @@ def test_batcher_queue_and_topic_permissions_are_scoped(
     assert _batcher(template)["Environment"]["Variables"]["TOPIC_ARN"] == {
         "Ref": "NotificationTopic"
     }
+
+
+def _batcher_statements(template: Mapping[str, Any], **overrides: str) -> dict[str, Any]:
+    """The batcher's inline statements by Sid, as deployed with ``overrides``."""
+    evaluated = _evaluator(template, **overrides).resources()["BatcherFunction"]["Properties"]
+    found: dict[str, Any] = {}
+    for policy in evaluated["Policies"]:
+        for _, statement in iter_statements(policy, "BatcherFunction"):
+            if "Sid" in statement:
+                found[statement["Sid"]] = statement
+    return found
+
+
+@pytest.mark.parametrize(("prefix", "pattern"), [("", "*"), ("site/", "site/*")])
+def test_the_batcher_may_list_the_bucket_only_under_its_key_prefix(
+    template: dict[str, Any], prefix: str, pattern: str
+) -> None:
+    """Given the defaults (CountBucketObjects true), then the batcher may ListBucket on the
+    origin bucket alone, for prefixes under KeyPrefix only (wildcards never reach above it)."""
+    statements = _batcher_statements(template, KeyPrefix=prefix)
+
+    assert statements["CountObjectsUnderAWildcard"] == {
+        "Sid": "CountObjectsUnderAWildcard",
+        "Effect": "Allow",
+        "Action": "s3:ListBucket",
+        "Resource": f"arn:aws:s3:::{BUCKET}",
+        "Condition": {"StringLike": {"s3:prefix": pattern}},
+    }
+
+
+def test_without_counting_or_a_budget_the_batcher_lists_and_reads_nothing(
+    template: dict[str, Any],
+) -> None:
+    """Given CountBucketObjects false and MonthlyPathBudget 0, then neither the ListBucket nor
+    the GetMetricStatistics statement exists, and the environment says so."""
+    statements = _batcher_statements(template, CountBucketObjects="false", MonthlyPathBudget="0")
+    assert "CountObjectsUnderAWildcard" not in statements
+    assert "ReadBilledPathsThisMonth" not in statements
+    defaults = _batcher_statements(template)
+    assert defaults["ReadBilledPathsThisMonth"]["Action"] == "cloudwatch:GetMetricStatistics"
+    variables = _evaluator(template, CountBucketObjects="false", MonthlyPathBudget="0")
+    environment = variables.resources()["BatcherFunction"]["Properties"]["Environment"]
+    assert environment["Variables"]["COUNT_BUCKET_OBJECTS"] == "false"
+    assert environment["Variables"]["MONTHLY_PATH_BUDGET"] == "0"
 
 
 @pytest.mark.parametrize("mode", BUCKET_MODES)

@@ -264,3 +264,37 @@ def test_directory_without_a_reading_raises() -> None:
 
     with pytest.raises(CloudFrontError, match="not allowed"):
         OriginDirectory().mapping("D", NOW, REFRESH, failing)
+
+
+def test_foreign_prefixes_are_where_another_origin_may_answer() -> None:
+    """Given behaviours routing to an application origin, then their patterns up to the first
+    wildcard character are foreign (a bucket count cannot price a wildcard there); behaviours
+    reaching the bucket are not; a default behaviour elsewhere makes everything foreign."""
+    mapping = mapping_for(
+        layout(
+            Origin("main", f"{BUCKET}.s3.amazonaws.com"),
+            Origin("other", "app.example.com"),
+            behaviours=(
+                Behaviour("/keep/*.html", "main"),
+                Behaviour("api/*", "other"),
+                Behaviour("/v?/*", "other"),
+                Behaviour("*.php", "other"),
+            ),
+        ),
+        BUCKET,
+        BASE,
+    )
+    assert mapping.foreign_prefixes == ("/api/", "/v", "/")
+    elsewhere = mapping_for(
+        layout(
+            Origin("main", f"{BUCKET}.s3.amazonaws.com"),
+            Origin("other", "app.example.com"),
+            default="other",
+            behaviours=(Behaviour("/static/*", "main"),),
+        ),
+        BUCKET,
+        BASE,
+    )
+    assert elsewhere.foreign_prefixes == ("/",)
+    alone = mapping_for(layout(Origin("main", f"{BUCKET}.s3.amazonaws.com")), BUCKET, BASE)
+    assert alone.foreign_prefixes == ()

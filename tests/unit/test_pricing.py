@@ -199,3 +199,30 @@ def test_explain_lists_each_directory_weighed() -> None:
     assert not weighed["/img/"].chosen
     assert weighed["/blog/p/"].chosen
     assert weighed["/blog/p/"].unchanged == 0
+
+
+def test_paths_requested_on_demand_are_never_merged_for_cost() -> None:
+    """Given /index.html and /css/* asked for on demand in an empty bucket (where /* would
+    invalidate nothing), then they are requested as written."""
+    needed = {"/index.html", "/css/*"}
+    knowledge = Knowledge(
+        objects_under=lambda _: 0, paths_left=1000, requested=("/index.html", "/css/*")
+    )
+    assert set(select_paths(needed, CollapsePolicy(), AMPLE, knowledge).paths) == needed
+
+
+def test_a_directory_another_origin_answers_in_is_never_collapsed_for_cost() -> None:
+    """Given /api/ answered by another origin, then no /* for cost (it would drop the API's
+    cache, which the bucket count cannot see), while /img/* may still be chosen."""
+    changed = {f"img/p{n}.jpg" for n in range(20)} | {f"f{n}.html" for n in range(20)}
+    needed = {p for k in changed for p in paths_for_key(k, RULES)}
+    knowledge = Knowledge(
+        objects_under=bucket_counter(changed),
+        paths_left=0,
+        changed=[paths_for_key(k, RULES)[0] for k in changed],
+        foreign=("/api/",),
+    )
+    paths = set(select_paths(needed, CollapsePolicy(), AMPLE, knowledge).paths)
+    assert "/img/*" in paths
+    assert "/*" not in paths
+    assert len(paths) == 21

@@ -102,6 +102,11 @@ class Knowledge:
     paths_left: int | None = None
     changed: Collection[str] = ()
     flushed: Collection[str] = ()
+    # Paths someone asked for on demand: requested as written, never merged for cost.
+    requested: Collection[str] = ()
+    # Viewer prefixes another origin of the distribution answers (``KeyMapping``): a wildcard
+    # reaching into one is priced as too many objects to count.
+    foreign: Collection[str] = ()
 
 
 NO_KNOWLEDGE = Knowledge()
@@ -165,6 +170,7 @@ class _Node:
     wildcards: int = 0
     own_files: int = -1  # counted once (-1: not yet)
     own_wildcards: int = 0
+    pinned: bool = False  # holds a path requested on demand: never collapsed for cost
     own_changed: int = 0  # changed objects named directly in this directory
     changed: int = 0  # ... and in the whole subtree
     unchanged: int = 0  # unchanged objects invalidated by wildcards inside it, as planned
@@ -225,6 +231,20 @@ class _Tree:
         node.files, node.wildcards = files, wildcards
         node.changed, node.unchanged = changed, unchanged
 
+    def pin(self, paths: Iterable[str]) -> None:
+        """Directories holding these paths, and their ancestors, are not collapsed for cost."""
+        scope, nodes = self.policy.scope, self.nodes
+        for path in paths:
+            node = nodes.get(_directory(path, scope)) if path.startswith(scope) else None
+            if node is None or node.pinned:
+                continue
+            prefix = node.prefix
+            while True:
+                nodes[prefix].pinned = True
+                if prefix == scope:
+                    break
+                prefix = _parent(prefix, scope)
+
     def note_changed(self, paths: Iterable[str]) -> None:
         """Count each changed object in its directory (or the nearest one the tree has)."""
         scope, nodes = self.policy.scope, self.nodes
@@ -249,14 +269,24 @@ class _Tree:
         (module docstring); ``weighed`` collects the decisions when it is a list."""
         policy = self.policy
         objects_under, flushed = knowledge.objects_under, tuple(knowledge.flushed)
+        foreign = tuple(knowledge.foreign)
         for node in self.bottom_up:
             self._sum(node)
             node.collapsed = False
             paths = node.files + node.wildcards
-            if pricing is Pricing.EXACT or paths < 2 or not policy.allows(node.prefix):
+            if (
+                pricing is Pricing.EXACT
+                or paths < 2
+                or node.pinned
+                or not policy.allows(node.prefix)
+            ):
                 continue
-            if flushed and node.prefix.startswith(flushed):
-                objects: int | None = 0  # a wildcard in progress covers it: nothing left to lose
+            if foreign and any(
+                node.prefix.startswith(f) or f.startswith(node.prefix) for f in foreign
+            ):
+                objects: int | None = MANY  # another origin's objects: not the bucket's to count
+            elif flushed and node.prefix.startswith(flushed):
+                objects = 0  # a wildcard in progress covers it: nothing left to lose
             else:
                 objects = objects_under(node.prefix) if objects_under is not None else None
             extra: int | None = None
@@ -372,6 +402,7 @@ def _select(
     explain: bool = False,
 ) -> Selection:
     tree = _Tree(needed, policy)
+    tree.pin(knowledge.requested)
     if knowledge.objects_under is not None:
         tree.note_changed(knowledge.changed)
     weighed: list[Weighed] | None = [] if explain else None

@@ -107,6 +107,25 @@ class KeyMapping:
         return bool(self.routes)
 
     @property
+    def foreign_prefixes(self) -> tuple[str, ...]:
+        """Viewer path prefixes where CloudFront may answer from an origin other than the
+        bucket: each such behaviour's pattern up to its first ``*`` or ``?`` (``/`` when the
+        default behaviour reaches none of the bucket's origins). A wildcard reaching into one
+        would drop another origin's cache, which no count of the bucket can see."""
+        router = self.router
+        if router is None:
+            return ()
+        ours = frozenset(route.origin_id for route in self.routes)
+        found: list[str] = []
+        for pattern, targets in router.behaviours:
+            if not targets & ours:
+                literal = pattern if pattern.startswith("/") else "/" + pattern
+                found.append(re.split(r"[*?]", literal, maxsplit=1)[0])
+        if not router.default & ours:
+            found.append("/")
+        return tuple(dict.fromkeys(found))
+
+    @property
     def origin_dirs(self) -> tuple[str, ...]:
         """Each route's origin path as a key prefix: ``""`` (the bucket root) or ``a/b/``."""
         return tuple(

@@ -378,6 +378,9 @@ def plan_distribution(
     """
     needs, reused, covered = _needs(changes, state, redelivered)
     needed = {path for need in needs.values() for change in need for path in change.paths}
+    requested = [c.paths[0] for c in changes if isinstance(c.event, RequestedPath)]
+    if requested:
+        knowledge = replace(knowledge, requested=requested)
     if knowledge.objects_under is not None:
         flushed = {
             path[:-1] for i in state.wildcards_in_progress for path in i.paths if is_wildcard(path)

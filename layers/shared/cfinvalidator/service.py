@@ -581,6 +581,7 @@ def _serve_distributions(
                     objects_under(lookup, mapping.origin_dirs, mapping.scope) if lookup else None
                 ),
                 paths_left=_paths_left(config, ports),
+                foreign=mapping.foreign_prefixes,
             )
             distribution.serve(
                 gathered.changes,

@@ -201,7 +201,8 @@ def plan_text(reports: Sequence[DistributionPlanReport]) -> list[str]:
                 if covered and len(covered) > 5:
                     suffix += ", ..."
                 lines.append(f"    {path}{suffix}")
-        lines += _pricing_lines(report)
+        if report.request:
+            lines += _pricing_lines(report)
         if report.deferred_keys:
             lines.append(
                 f"  deferred until quota frees up ({report.free_files} file and "

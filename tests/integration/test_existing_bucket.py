@@ -26,6 +26,7 @@ from emulator.local_aws.event_source import event_source_for
 from emulator.local_aws.poller import BatchRecord, SqsEventSourcePoller
 from emulator.local_aws.s3_notifications import read_notification_configuration
 from emulator.local_aws.stack import delete_stack, deploy_stack
+from tests.integration.site_contents import seed_unchanged_siblings
 
 pytestmark = pytest.mark.slow
 
@@ -102,6 +103,9 @@ def _other_tools_notifications() -> dict[str, Any]:
     return notification_config()
 
 
+UPLOADED = ("site/index.html", "site/a b+c:d.html", "blog-src/blog/café.html", "other.txt")
+
+
 @pytest.fixture
 def attached() -> Iterator[Attached]:
     with (
@@ -109,6 +113,8 @@ def attached() -> Iterator[Attached]:
         FaithfulCloudFront(clock=ManualClock(), completion_seconds=2.0) as cloudfront,
     ):
         boto3.client("s3").create_bucket(Bucket=BUCKET)
+        # Before the stack switches EventBridge on: no event reaches its queue.
+        seed_unchanged_siblings(BUCKET, UPLOADED)
         other = _other_tools_notifications()
         client = boto3.client("cloudfront")
         site = create_distribution(client, "site", bucket=BUCKET, origin_path="/site")
@@ -157,7 +163,7 @@ def test_uploads_reach_the_batcher_through_eventbridge_on_both_distributions(
     second origin of one), when keys with hostile characters are uploaded, then they arrive
     through EventBridge and each distribution gets exactly the paths its viewers request."""
     s3 = boto3.client("s3")
-    for key in ("site/index.html", "site/a b+c:d.html", "blog-src/blog/café.html", "other.txt"):
+    for key in UPLOADED:
         s3.put_object(Bucket=BUCKET, Key=key, Body=b"x")
 
     batches = attached.drain()

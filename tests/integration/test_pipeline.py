@@ -31,6 +31,7 @@ from emulator.local_aws.poller import (
     SqsEventSourcePoller,
 )
 from emulator.local_aws.stack import deploy_stack
+from tests.integration.site_contents import purge, seed_unchanged_siblings
 
 pytestmark = pytest.mark.slow
 
@@ -223,6 +224,8 @@ def pipeline() -> Iterator[Pipeline]:
             },
             stack_name="pipeline",
         )
+        seed_unchanged_siblings(BUCKET, UPLOADS)
+        purge(stack.outputs["QueueUrl"])
         logs = io.StringIO()
         poller = event_source_for(stack, boto3.client("sqs"), log_sink=logs, time_scale=TIME_SCALE)
         inbox_url = subscribe_inbox(stack.outputs["TopicArn"])

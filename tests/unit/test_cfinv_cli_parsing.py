@@ -372,6 +372,12 @@ def test_invalidate_refuses_bad_paths_before_any_aws_call(paths: list[str], mess
     assert err.count("\n") == 1
 
 
+PRICING = (
+    "  pricing: beyond the budget: a wildcard may invalidate up to 100 unchanged objects per "
+    "billed path it saves (this month's budget unknown; bucket not counted: CollapseThreshold)"
+)
+
+
 def test_plan_maps_index_documents_to_every_form_viewers_request() -> None:
     """Given the root and a directory index document, then plan lists each key's paths (the
     document, the directory with and without /, the root as /) and requests all of them."""
@@ -391,6 +397,9 @@ def test_plan_maps_index_documents_to_every_form_viewers_request() -> None:
         "    /docs/index.html",
         "    /docs/other.html",
         "    /index.html",
+        PRICING,
+        "    /* instead of 6 path(s): objects not counted -> not chosen",
+        "    /docs/* instead of 3 path(s): objects not counted -> not chosen",
     ]
 
 
@@ -456,10 +465,24 @@ def test_plan_text_shows_what_a_wildcard_collapses() -> None:
     collapses."""
     code, out, _ = cfinv("plan", "--collapse-threshold", "2", "d/a", "d/b", "d/c")
     assert code == 0
-    assert out.splitlines()[-2:] == [
+    assert out.splitlines()[-4:] == [
         "  request: 1 path(s), 1 wildcard(s), 1 billed",
         "    /d/*   collapses 3: /d/a, /d/b, /d/c",
+        PRICING,
+        "    /d/* instead of 3 path(s): objects not counted -> chosen",
     ]
+
+
+def test_plan_prices_with_the_paths_left_given() -> None:
+    """Given --paths-left, then the request is priced inside the budget: with the bucket not
+    counted, exact paths even past CollapseThreshold."""
+    keys = [f"d/f{n}.css" for n in range(12)]
+    document = only(plan_json("--paths-left", "500", *keys))
+    assert document["pricing"] == "FREE"
+    assert document["monthlyPathsLeft"] == 500
+    assert document["billedPaths"] == 12
+    beyond = only(plan_json(*keys))
+    assert (beyond["pricing"], beyond["request"]) == ("PAID", ["/d/*"])
 
 
 @pytest.mark.parametrize(
@@ -512,6 +535,11 @@ def test_plan_json_document_shape() -> None:
                 "collapsed": {},
                 "deferredKeys": [],
                 "freeQuota": {"files": 3000, "wildcards": 15},
+                "pricing": "PAID",
+                "monthlyPathsLeft": None,
+                "unchangedPerSavedPath": 100,
+                "bucketCounted": False,
+                "weighed": [],
                 "keys": [
                     {"key": "site/a.html", "paths": ["/site/a.html"], "notes": []},
                     {
@@ -521,7 +549,8 @@ def test_plan_json_document_shape() -> None:
                     },
                 ],
             }
-        ]
+        ],
+        "unread": [],
     }
 
 

@@ -206,7 +206,8 @@ def objects_under(
 @dataclass
 class MonthlySpend:
     """Billed paths this month: the metric's sum when last read, plus what was billed here
-    since."""
+    since. UNCONFIRMED: that the metric is readable within minutes of the log line; paths
+    another invocation billed in the meantime are not seen until then."""
 
     _month: datetime | None = None
     _billed: int = 0

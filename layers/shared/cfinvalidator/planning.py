@@ -46,7 +46,8 @@ CALLER_REFERENCE_PREFIX = "cfinv-"
 # New wildcards are paced so that the free wildcard quota lasts about as long as an
 # invalidation takes to complete: an invalidation created later covers every change made before
 # it, so one wildcard every few seconds serves a burst as well as one per batch, and the quota
-# never runs dry (docs/aws-behaviour.md#completion-time).
+# never runs dry. UNCONFIRMED: that an invalidation typically completes in about 20 s
+# (docs/aws-behaviour.md#cloudfront-statuses-and-completion).
 WILDCARD_SPREAD = timedelta(seconds=20)
 MAX_PACING_SECONDS = 10.0
 # From this delivery on, a record may be served with file paths instead of waiting for wildcard

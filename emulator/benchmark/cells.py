@@ -51,3 +51,27 @@ def case_label(result: CaseResult) -> str:
     if result.condition == "ideal":
         return result.workload
     return f"{result.workload} ({result.condition})"
+
+
+PEERS = ("per-object", "s3deploy", "cdk", "sst", "s3_website", "everything")
+
+
+def failed(case: CaseResult) -> int:
+    """Keys never invalidated: lost, or dead-lettered (dropped, for per-object)."""
+    return case.keys_lost + case.dead_lettered
+
+
+def p99(case: CaseResult) -> float:
+    return case.requested.p99 if case.requested.p99 is not None else float("inf")
+
+
+def dominates(peer: CaseResult, service: CaseResult) -> bool:
+    """The issue's Pareto test: the peer bills no more paths, invalidates no more unchanged
+    objects, requests no later at p99 and fails no more keys, and is better on one of them."""
+    pairs = [
+        (peer.billed_paths, service.billed_paths),
+        (peer.over_invalidated, service.over_invalidated),
+        (p99(peer), p99(service)),
+        (failed(peer), failed(service)),
+    ]
+    return all(a <= b for a, b in pairs) and any(a < b for a, b in pairs)

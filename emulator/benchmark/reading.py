@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from emulator.benchmark.cells import case_label, dollars, find, seconds
+from emulator.benchmark.cells import PEERS, case_label, dollars, dominates, failed, find, seconds
 from emulator.benchmark.runner import CaseResult
 from emulator.benchmark.targets import SERVICE, HandlerFigures
-
-PEERS = ("per-object", "s3deploy", "cdk", "sst", "s3_website", "everything")
 
 
 def reading(results: Sequence[CaseResult], handler: HandlerFigures) -> list[str]:
@@ -32,27 +30,6 @@ def reading(results: Sequence[CaseResult], handler: HandlerFigures) -> list[str]
 
 
 Lookup = Callable[[str, str], CaseResult | None]
-
-
-def _failed(case: CaseResult) -> int:
-    """Keys never invalidated: lost, or dead-lettered (dropped, for per-object)."""
-    return case.keys_lost + case.dead_lettered
-
-
-def _p99(case: CaseResult) -> float:
-    return case.requested.p99 if case.requested.p99 is not None else float("inf")
-
-
-def dominates(peer: CaseResult, service: CaseResult) -> bool:
-    """The issue's Pareto test: the peer bills no more paths, invalidates no more unchanged
-    objects, requests no later at p99 and fails no more keys, and is better on one of them."""
-    pairs = [
-        (peer.billed_paths, service.billed_paths),
-        (peer.over_invalidated, service.over_invalidated),
-        (_p99(peer), _p99(service)),
-        (_failed(peer), _failed(service)),
-    ]
-    return all(a <= b for a, b in pairs) and any(a < b for a, b in pairs)
 
 
 def _read_losses(results: Sequence[CaseResult]) -> list[str]:
@@ -128,18 +105,18 @@ def _read_conditions(results: Sequence[CaseResult]) -> list[str]:
         sentences.append(
             f"Under the realistic condition (completion tail, throttling, 503s) the deploy's "
             f"p99 to completion is {seconds(service.completed.p99)} s for this service "
-            f"({service.throttled_calls:,} throttled calls, {_failed(service):,} keys never "
+            f"({service.throttled_calls:,} throttled calls, {failed(service):,} keys never "
             f"invalidated); one request per object met {per_object.throttled_calls:,} "
-            f"throttled calls and never invalidated {_failed(per_object):,} keys."
+            f"throttled calls and never invalidated {failed(per_object):,} keys."
         )
     busy = [r for r in results if r.workload == "deploy-busy" and r.condition == "ideal"]
     if busy:
-        failed = ", ".join(f"{r.strategy} {_failed(r):,}" for r in busy if _failed(r)) or "none"
+        lost = ", ".join(f"{r.strategy} {failed(r):,}" for r in busy if failed(r)) or "none"
         mine = find(results, "deploy-busy", SERVICE)
         deferrals = mine.deferrals if mine is not None else 0
         sentences.append(
             f"With another tool holding most of the quota (deploy-busy), keys never "
-            f"invalidated: {failed}; this service deferred {deferrals:,} records and served "
+            f"invalidated: {lost}; this service deferred {deferrals:,} records and served "
             f"them as the quota freed up."
         )
     rates = sorted(
@@ -151,7 +128,7 @@ def _read_conditions(results: Sequence[CaseResult]) -> list[str]:
             "Sensitivity to the CreateInvalidation rate (deploy, realistic otherwise): "
             + "; ".join(
                 f"{r.strategy} at {r.condition.removeprefix('realistic, ')}: "
-                f"{r.throttled_calls:,} throttled, {_failed(r):,} never invalidated, p99 "
+                f"{r.throttled_calls:,} throttled, {failed(r):,} never invalidated, p99 "
                 f"{seconds(r.requested.p99)} s to request"
                 for r in rates
             )
@@ -169,14 +146,21 @@ def _read_deploy(find: Lookup) -> str:
     if per_object is None or service is None or depth is None:
         return ""
     ratio = per_object.billed_paths / max(1, service.billed_paths)
+    broad = find("deploy", "everything")
+    whole = (
+        f" against {broad.over_invalidated:,} for always `/*` (which bills "
+        f"{broad.billed_paths:,} paths)"
+        if broad
+        else ""
+    )
     return (
         f"Site deploy: one request per object billed {per_object.billed_paths:,} paths "
         f"({dollars(per_object.dollars)}). This service billed {service.billed_paths:,} "
         f"({ratio:,.0f} times fewer), every key requested within "
-        f"{seconds(service.requested.worst)} s; so did every tool that sends `/*`. The price "
-        f"is over-invalidation: the default collapses to the broadest wildcard and invalidated "
-        f"{service.over_invalidated:,} unchanged objects; with BroadestWildcardDepth 1 it "
-        f"billed {depth.billed_paths:,} paths and invalidated {depth.over_invalidated:,}."
+        f"{seconds(service.requested.worst)} s. Counting the bucket, it kept to wildcards on "
+        f"the directories the deploy mostly rewrote: {service.over_invalidated:,} unchanged "
+        f"objects invalidated{whole}; with BroadestWildcardDepth 1 it billed "
+        f"{depth.billed_paths:,} paths and invalidated {depth.over_invalidated:,}."
     )
 
 
@@ -185,11 +169,11 @@ def _read_burst(find: Lookup) -> str:
     service = cases[SERVICE]
     if service is None or any(case is None for case in cases.values()):
         return ""
-    failed = ", ".join(
-        f"{name} {_failed(case):,}" for name, case in cases.items() if case and _failed(case)
+    lost = ", ".join(
+        f"{name} {failed(case):,}" for name, case in cases.items() if case and failed(case)
     )
     return (
-        f"Burst: the in-progress quota decides. Keys never invalidated: {failed or 'none'}; "
+        f"Burst: the in-progress quota decides. Keys never invalidated: {lost or 'none'}; "
         f"the tools that chunk exact paths (SST, s3_website) or send one request per object "
         f"run into TooManyInvalidationsInProgress and do not queue the rest. This service "
         f"planned within the quota: {service.create_invalidation_calls:,} calls, "
@@ -239,8 +223,8 @@ def _read_hostile(find: Lookup) -> str:
         f"that ends where that character starts, so covering them all costs over-invalidation "
         f"whatever the strategy ({service.over_invalidated:,} unchanged objects for this "
         f"service). s3_website's 1,000-path chunks hold more than 15 wildcards each: "
-        f"{website.quota_errors:,} refusals, {_failed(website):,} keys never invalidated; SST "
-        f"chunks by 15 wildcards ({_failed(sst):,} never invalidated). This service billed "
+        f"{website.quota_errors:,} refusals, {failed(website):,} keys never invalidated; SST "
+        f"chunks by 15 wildcards ({failed(sst):,} never invalidated). This service billed "
         f"{service.billed_paths:,} paths and lost none."
     )
 

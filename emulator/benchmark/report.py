@@ -174,8 +174,11 @@ def markdown(
         "the batch handler, the faithful CloudFront double over moto (3,000 file paths and "
         "15 wildcards in progress per distribution, invalidations complete in 20 s) and the "
         "tracker polling every 10 s. Time is simulated; nothing runs against AWS. "
-        "Defaults are the stack's: one distribution, CollapseThreshold 10, "
-        "MaxReceiveCount 8, visibility timeout 660 s.",
+        "Defaults are the stack's: one distribution, MonthlyPathBudget 1,000, "
+        "UnchangedObjectsPerSavedPath 100, CountBucketObjects true, CollapseThreshold 10, "
+        "MaxReceiveCount 8, visibility timeout 660 s. The service counts the simulated bucket's "
+        "objects as it would with ListObjectsV2 and reads its billed paths of the month as it "
+        "would from its metric; each workload starts with none billed.",
         "",
         "The bucket holds a known inventory before each run: a 20,000-file static site, a "
         "30,000-object media archive and a status document. Over-invalidation counts the "

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
 
-from emulator.benchmark.cells import find, seconds
+from emulator.benchmark.cells import PEERS, case_label, dominates, find, seconds
 from emulator.benchmark.handler_figures import BatchFigures, ImportFigures
 from emulator.benchmark.runner import (
     STRATEGIES,
@@ -18,6 +18,8 @@ IMPORT_TARGET_RATIO: Final = 1.3  # at most this times a precompiled bare `impor
 IMPORT_SPEEDUP_TARGET: Final = 2.0  # at least this times faster than the layer without bytecode
 DEPLOY_SAVING_TARGET: Final = 100  # at most 1/100 of the per-object strategy's billed paths
 REQUEST_GRACE_SECONDS: Final = 2.0
+BURST_P99_TARGET_SECONDS: Final = 5.0
+BURST_PATHS_BEFORE: Final = 16  # what the burst billed before new wildcards were paced
 TITLES: Final = {strategy.name: strategy.title for strategy in STRATEGIES}
 SERVICE: Final = "service"
 
@@ -74,6 +76,7 @@ def targets(
         )
     )
     found.extend(_deploy_targets(results, window_seconds))
+    found.extend(_planner_targets(results))
     services = [r for r in results if r.strategy.startswith(SERVICE)]
     lost = sum(r.keys_lost for r in services)
     quota = sum(r.quota_errors for r in services)
@@ -84,6 +87,42 @@ def targets(
             bool(services) and lost == 0 and quota == 0,
         )
     )
+    return found
+
+
+def _planner_targets(results: Sequence[CaseResult]) -> list[Target]:
+    """The planner's goals: no peer dominates it anywhere; the burst requested fast enough."""
+    found: list[Target] = []
+    services = [r for r in results if r.strategy == SERVICE]
+    if services:
+        beaten = [
+            f"{case_label(service)} by {peer.strategy}"
+            for service in services
+            for peer in results
+            if peer.strategy in PEERS
+            and (peer.workload, peer.condition) == (service.workload, service.condition)
+            and dominates(peer, service)
+        ]
+        found.append(
+            Target(
+                "no peer strategy dominates this service (defaults) on any workload x condition",
+                "; ".join(beaten) if beaten else f"none dominated over {len(services)} cases",
+                not beaten,
+            )
+        )
+    burst = find(results, "burst", SERVICE)
+    if burst is not None:
+        p99 = burst.requested.p99
+        found.append(
+            Target(
+                f"burst: p99 upload -> requested <= {BURST_P99_TARGET_SECONDS:.0f} s, with no "
+                f"more than the {BURST_PATHS_BEFORE} billed paths of before",
+                f"p99 {seconds(p99)} s, {burst.billed_paths:,} billed paths",
+                p99 is not None
+                and p99 <= BURST_P99_TARGET_SECONDS
+                and burst.billed_paths <= BURST_PATHS_BEFORE,
+            )
+        )
     return found
 
 

@@ -246,9 +246,9 @@ def case(strategy: str, billed: int, *, worst: float = 30.0, lost: int = 0) -> C
 @pytest.mark.parametrize(
     ("service_billed", "worst", "cpu_ms", "handler_ms", "source_only_ms", "met"),
     [
-        (100, 32.0, 149.0, 130.0, 260.0, [True, True, True, True, True, True, True]),
-        (101, 32.5, 150.0, 131.0, 261.0, [False, False, False, False, True, False, True]),
-        (100, 32.0, 149.0, 130.0, None, [True, True, False, True, True, True, True]),
+        (100, 32.0, 149.0, 130.0, 260.0, [True, True, True, True, True, True, True, True]),
+        (101, 32.5, 150.0, 131.0, 261.0, [False, False, False, False, True, False, True, True]),
+        (100, 32.0, 149.0, 130.0, None, [True, True, False, True, True, True, True, True]),
     ],
 )
 def test_targets_are_judged_at_their_limits(
@@ -265,6 +265,16 @@ def test_targets_are_judged_at_their_limits(
     figures = handler_figures(cpu_ms, 100.0, handler_ms, source_only_ms)
     found = targets(results, figures, 30.0)
     assert [t.met for t in found] == met
+
+
+def test_a_dominating_peer_misses_the_pareto_target() -> None:
+    """Given s3deploy billing fewer paths than the service on the deploy, with equal
+    over-invalidation and latency, then the Pareto target names it and is not met."""
+    results = [case("per-object", 10_000), case("s3deploy", 3), case("service", 22)]
+    (pareto,) = [t for t in targets(results, handler_figures(100.0, 100.0, 100.0), 30.0)
+                 if t.goal.startswith("no peer strategy dominates")]  # fmt: skip
+    assert not pareto.met
+    assert "by s3deploy" in pareto.measured
 
 
 def test_a_lost_key_misses_the_no_loss_target() -> None:

@@ -37,13 +37,17 @@ import tracemalloc
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cache
 from pathlib import Path
 from typing import Final
 
 from cfinvalidator.config import Config
+from cfinvalidator.knowledge import MonthlySpend, ObjectCounts
 from cfinvalidator.observability import metrics
 from cfinvalidator.service import BatchOutcome, Ports, SqsMessage, process_batch
+from emulator.benchmark.workloads import inventory
 from emulator.local_aws.memory import FakeInvalidations, FakeNotifier, FakeQueue, FakeTracker
+from emulator.simulation.bucket import SimBucket
 
 __all__ = [
     "BatchFigures",
@@ -78,9 +82,25 @@ def _serving_fake() -> FakeInvalidations:
     return fake
 
 
+class _Spent:
+    """The month's BilledPaths as the metric would answer: none yet."""
+
+    def billed_paths_since(self, start: datetime) -> int:
+        return 0
+
+
+@cache
+def _warm_knowledge() -> tuple[SimBucket, ObjectCounts, MonthlySpend]:
+    """The benchmark's bucket (inventory) and the caches a warm environment keeps: the first
+    (warm-up) batch fills them, the timed ones plan from them, as batches do within the 10
+    minutes a listing is kept."""
+    return SimBucket(inventory()), ObjectCounts(), MonthlySpend()
+
+
 def stub_ports() -> Ports:
     """The in-memory ports (emulator.local_aws.memory): CloudFront idle, every start and send
-    accepted, no time passing."""
+    accepted, no time passing; the bucket counted and the month read as deployed."""
+    bucket, counts, month = _warm_knowledge()
     return Ports(
         invalidations=_serving_fake(),
         tracker=FakeTracker(),
@@ -88,6 +108,10 @@ def stub_ports() -> Ports:
         notifier=FakeNotifier(),
         now=lambda: NOW,
         sleep=lambda _: None,
+        counts=bucket,
+        spend=_Spent(),
+        object_counts=counts,
+        month=month,
     )
 
 

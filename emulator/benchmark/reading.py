@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from emulator.benchmark.cells import PEERS, case_label, dollars, dominates, failed, find, seconds
+from emulator.benchmark.cells import (
+    PEERS,
+    case_label,
+    dollars,
+    dominates,
+    failed,
+    find,
+    p99,
+    seconds,
+)
 from emulator.benchmark.runner import CaseResult
 from emulator.benchmark.targets import SERVICE, HandlerFigures
 
@@ -58,6 +67,7 @@ def _read_losses(results: Sequence[CaseResult]) -> list[str]:
             )
     if not sentences:
         sentences.append("No peer strategy dominates this service on any workload of this run.")
+    sentences += _axis_losses(results)
     depth = [
         (peer, case)
         for case in results
@@ -77,6 +87,38 @@ def _read_losses(results: Sequence[CaseResult]) -> list[str]:
             + "."
         )
     )
+    return sentences
+
+
+_AXES: tuple[tuple[str, Callable[[CaseResult], float], Callable[[float], str]], ...] = (
+    ("billed paths", lambda r: r.billed_paths, lambda v: f"{v:,.0f}"),
+    ("unchanged objects invalidated", lambda r: r.over_invalidated, lambda v: f"{v:,.0f}"),
+    ("p99 to request", p99, lambda v: f"{seconds(v)} s"),
+)
+
+
+def _axis_losses(results: Sequence[CaseResult]) -> list[str]:
+    """Not dominated is not best everywhere: for each workload (ideal condition), the axes on
+    which some peer does better than this service, and the best peer there."""
+    sentences: list[str] = []
+    for workload in dict.fromkeys(r.workload for r in results):
+        service = find(results, workload, SERVICE)
+        if service is None:
+            continue
+        peers = [r for r in results if (r.workload, r.condition) == (workload, service.condition)
+                 and r.strategy in PEERS]  # fmt: skip
+        worse: list[str] = []
+        for axis, value, shown in _AXES:
+            better = [peer for peer in peers if value(peer) < value(service)]
+            if better:
+                best = min(better, key=value)
+                worse.append(
+                    f"{axis} ({best.strategy} {shown(value(best))} against {shown(value(service))})"
+                )
+        if worse:
+            sentences.append(
+                f"Where a peer does better on one axis ({workload}): " + "; ".join(worse) + "."
+            )
     return sentences
 
 

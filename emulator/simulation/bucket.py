@@ -6,9 +6,12 @@ from __future__ import annotations
 import bisect
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
+from typing import TYPE_CHECKING
 
-from emulator.local_aws.cloudfront import CreateInvalidationCall
 from emulator.simulation.settings import OCCUPYING_REFERENCE_PREFIX
+
+if TYPE_CHECKING:  # the fake (and so moto) stays out of the handler benchmark's interpreter
+    from emulator.local_aws.cloudfront import CreateInvalidationCall
 
 
 class SimBucket:

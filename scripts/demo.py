@@ -175,7 +175,15 @@ def describe_stack(stack: DeployedStack, options: Options) -> str:
         f" {', '.join(source.function_response_types)},"
         f" MaximumConcurrency {source.maximum_concurrency}"
     )
-    planner = ("CollapseThreshold", "BroadestWildcardDepth", "DeferDelaySeconds", "MaxReceiveCount")
+    planner = (
+        "MonthlyPathBudget",
+        "UnchangedObjectsPerSavedPath",
+        "CountBucketObjects",
+        "CollapseThreshold",
+        "BroadestWildcardDepth",
+        "DeferDelaySeconds",
+        "MaxReceiveCount",
+    )
     lines.append("  planner: " + ", ".join(f"{name} {stack.parameters[name]}" for name in planner))
     lines.append(f"  tracker: PollIntervalSeconds {stack.parameters['PollIntervalSeconds']}")
     return "\n".join(lines)
@@ -291,8 +299,10 @@ def report_invalidations(
         )["Invalidation"]
         paths = invalidation["InvalidationBatch"]["Paths"].get("Items", [])
         planned = (
-            f"{len(uploaded)} uploads; the planner collapses a directory into one wildcard once"
-            " its changes need CollapseThreshold paths (--collapse-threshold 0 lists each path)"
+            f"{len(uploaded)} uploads into a bucket that holds nothing else: a wildcard over"
+            " them invalidates no unchanged object, so the planner prefers it to exact paths;"
+            " in a bucket with other objects it keeps exact paths while the month's free ones"
+            " last (`cfinv plan` shows why)"
         )
         timeline.say(
             f"CreateInvalidation on {call.distribution_id}: {invalidation['Id']}"

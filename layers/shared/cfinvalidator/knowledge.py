@@ -141,13 +141,22 @@ class _BatchLookup:
     ) -> None:
         self._counts, self._api, self._now, self._on_error = counts, api, now, on_error
         self._left = LIST_CALLS_PER_BATCH
+        # Directory -> the complete listing that answered for a prefix directly under it: a
+        # deploy's thousand sibling directories walk their ancestors once, not a thousand times.
+        self._answering: dict[str, _Listing] = {}
 
     def __call__(self, prefix: str, floor: str) -> int | None:
+        parent = prefix[: prefix.rfind("/", 0, len(prefix) - 1) + 1]
+        known = self._answering.get(parent)
+        if known is not None and known.keys is not None:
+            return _under(known.keys, prefix)
         for ancestor in _ancestors(prefix, floor):
             listing = self._listed(ancestor)
             if listing is None:
                 return None
             if listing.keys is not None:
+                if len(ancestor) <= len(parent):
+                    self._answering[parent] = listing
                 return _under(listing.keys, prefix)
         return MANY  # even the prefix itself holds too many
 
@@ -184,8 +193,15 @@ def objects_under(
     viewer directory no wildcard reaches above); :data:`collapse.MANY` when any prefix holds
     more than could be counted, None when any count is unknown."""
     floors = key_prefixes(scope, origin_dirs) or tuple(origin_dirs)
+    answered: dict[str, int | None] = {}  # the planner weighs a directory up to twice
 
     def count(directory: str) -> int | None:
+        if directory in answered:
+            return answered[directory]
+        answered[directory] = found = _count(directory)
+        return found
+
+    def _count(directory: str) -> int | None:
         prefixes = key_prefixes(directory, origin_dirs)
         if prefixes is None:
             return None

@@ -302,7 +302,9 @@ def plan_with_stack(
 
     lookup = None
     if config.count_bucket_objects:
-        lookup = ObjectCounts().for_batch(aws.object_counts(config.bucket_name), now, on_error)
+        lookup = ObjectCounts().for_batch(
+            aws.object_counts(config.bucket_name), now, on_error, changed_keys=keys
+        )
     paths_left = None
     if config.monthly_path_budget > 0:
         spend = aws.spend(stack.metrics_namespace, stack.service_name)

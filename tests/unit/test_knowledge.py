@@ -166,15 +166,31 @@ def test_a_new_month_reads_again_and_never_goes_below_zero() -> None:
     assert metric.reads[-1] == datetime(2027, 1, 1, tzinfo=UTC)
 
 
-def test_an_unreadable_metric_is_reported_and_the_last_reading_kept() -> None:
+def test_an_unreadable_metric_is_tried_once_per_ttl_and_the_last_reading_kept() -> None:
+    """Given CloudWatch refusing, then the month is unknown and not asked again within
+    SPEND_TTL (an unreachable endpoint costs one call, not one per batch); once it answers,
+    its figure holds, and a later failure keeps it."""
     metric, spend, errors = Metric(100), MonthlySpend(), Errors()
     metric.error = KnowledgeError("AccessDenied", "no")
     assert spend.paths_left(metric, 1000, NOW, errors) is None
     metric.error = None
-    assert spend.paths_left(metric, 1000, NOW, errors) == 900
-    metric.error = KnowledgeError("Throttling", "slow")
+    assert spend.paths_left(metric, 1000, NOW + timedelta(minutes=1), errors) is None
+    assert len(metric.reads) == 1
     assert spend.paths_left(metric, 1000, NOW + SPEND_TTL, errors) == 900
+    metric.error = KnowledgeError("Throttling", "slow")
+    assert spend.paths_left(metric, 1000, NOW + 2 * SPEND_TTL, errors) == 900
+    assert spend.paths_left(metric, 1000, NOW + 2 * SPEND_TTL, errors) == 900
+    assert len(metric.reads) == 3
     assert errors.seen == [("billed paths", "AccessDenied"), ("billed paths", "Throttling")]
+
+
+def test_a_reading_behind_what_was_billed_here_does_not_lower_the_spend() -> None:
+    """Given 40 paths billed here since a reading of 400, when the metric still says 400 (its
+    lag), then 440 stay spent."""
+    metric, spend = Metric(400), MonthlySpend()
+    spend.paths_left(metric, 1000, NOW, Errors())
+    spend.billed(40)
+    assert spend.paths_left(metric, 1000, NOW + SPEND_TTL, Errors()) == 560
 
 
 @pytest.mark.parametrize(
@@ -186,3 +202,16 @@ def test_an_unreadable_metric_is_reported_and_the_last_reading_kept() -> None:
 )
 def test_month_start(now: datetime, start: datetime) -> None:
     assert month_start(now) == start
+
+
+def test_changed_keys_are_subtracted_only_where_the_listing_holds_them() -> None:
+    """Given a listing of img/ (a.png, b.png), when a batch changed a.png twice, deleted
+    gone.png (no longer listed) and uploaded new.png after the listing was read, then one
+    unchanged object is left under img/: b.png. Subtracting every change would say none."""
+    bucket = Bucket({"img/a.png", "img/b.png"})
+    counts = ObjectCounts()
+    counts.for_batch(bucket, NOW, Errors())("img/", "img/")  # the listing, read earlier
+    changed = ["img/a.png", "img/a.png", "img/gone.png", "img/new.png"]
+    lookup = counts.for_batch(bucket, NOW + timedelta(minutes=1), Errors(), changed_keys=changed)
+    assert lookup("img/", "img/") == 1
+    assert lookup("img/a", "img/") == 0

@@ -27,9 +27,9 @@ AMPLE = Budget(files=3000, wildcards=3000)  # no quota pressure: only the cost p
 RULES = PathRules()
 
 
-def bucket_counter(keys: set[str]) -> Callable[[str], int]:
-    """Objects under a viewer directory, as the bucket's listing would count them."""
-    ordered = sorted(keys)
+def bucket_counter(keys: set[str], changed: set[str] | None = None) -> Callable[[str], int]:
+    """Unchanged objects under a viewer directory, as the batcher counts them from a listing."""
+    ordered = sorted(keys - (changed or set()))
 
     def objects_under(directory: str) -> int:
         prefix = decode_path(directory[1:])
@@ -56,9 +56,8 @@ def plan(
 ) -> tuple[set[str], dict[str, str], Pricing]:
     needed = {p for k in changed for p in paths_for_key(k, RULES)}
     knowledge = Knowledge(
-        objects_under=bucket_counter(bucket) if known else None,
+        objects_under=bucket_counter(bucket, changed) if known else None,
         paths_left=paths_left,
-        changed=[paths_for_key(k, RULES)[0] for k in changed],
         flushed=flushed,
     )
     selection = select_paths(needed, policy or CollapsePolicy(), budget, knowledge)
@@ -186,9 +185,8 @@ def test_explain_lists_each_directory_weighed() -> None:
     changed = {f"img/p{n:03d}.jpg" for n in range(10)} | {"blog/p/index.html"}
     needed = {p for k in changed for p in paths_for_key(k, RULES)}
     knowledge = Knowledge(
-        objects_under=bucket_counter(bucket),
+        objects_under=bucket_counter(bucket, changed),
         paths_left=1000,
-        changed=[paths_for_key(k, RULES)[0] for k in changed],
     )
     weighed = {
         w.directory: w
@@ -217,9 +215,8 @@ def test_a_directory_another_origin_answers_in_is_never_collapsed_for_cost() -> 
     changed = {f"img/p{n}.jpg" for n in range(20)} | {f"f{n}.html" for n in range(20)}
     needed = {p for k in changed for p in paths_for_key(k, RULES)}
     knowledge = Knowledge(
-        objects_under=bucket_counter(changed),
+        objects_under=bucket_counter(changed, changed),
         paths_left=0,
-        changed=[paths_for_key(k, RULES)[0] for k in changed],
         foreign=("/api/",),
     )
     paths = set(select_paths(needed, CollapsePolicy(), AMPLE, knowledge).paths)

@@ -19,12 +19,18 @@ CHANGED = ["index.html", "about/index.html", *IMAGES[:240], *STYLES[:12], *PAGES
 NEEDED = {p for key in CHANGED for p in paths_for_key(key, RULES)}
 
 
+UNCHANGED = sorted(set(BUCKET) - set(CHANGED))
+
+
 def objects_under(directory: str) -> int:
-    """As the batcher counts: more than 10,000 keys is too many to count."""
+    """As the batcher counts: unchanged objects of the listing; a listing of 10,000 keys or
+    more is too many to count."""
     prefix = decode_path(directory[1:])
     start = bisect.bisect_left(BUCKET, prefix)
-    found = bisect.bisect_left(BUCKET, prefix + "\U0010ffff", lo=start) - start
-    return MANY if found >= 10_000 else found
+    if bisect.bisect_left(BUCKET, prefix + "\U0010ffff", lo=start) - start >= 10_000:
+        return MANY
+    start = bisect.bisect_left(UNCHANGED, prefix)
+    return bisect.bisect_left(UNCHANGED, prefix + "\U0010ffff", lo=start) - start
 
 
 def request(
@@ -33,7 +39,6 @@ def request(
     knowledge = Knowledge(
         objects_under=objects_under if counted else None,
         paths_left=paths_left,
-        changed=[paths_for_key(key, RULES)[0] for key in CHANGED],
     )
     policy = CollapsePolicy(unchanged_per_path=per_path)
     return select_paths(NEEDED, policy, Budget(), knowledge).paths

@@ -80,8 +80,9 @@ class Budget:
 
 
 ObjectsUnder = Callable[[str], int | None]
-"""How many objects a wildcard on a directory (``/a/b/``, as encoded in paths) would invalidate;
-None when that is not known. :data:`MANY` stands for more than could be counted."""
+"""How many unchanged objects (objects of the bucket, less the batch's changed ones) a wildcard
+on a directory (``/a/b/``, as encoded in paths) would invalidate; None when that is not known.
+:data:`MANY` stands for more than could be counted."""
 
 MANY = 10**12
 """An object count beyond any allowance: a directory holding more objects than were counted."""
@@ -93,14 +94,12 @@ class Knowledge:
 
     ``objects_under``: the bucket's objects under a directory (cached counts, bounded);
     ``paths_left``: billed paths left in this month's budget (None: no budget known);
-    ``changed``: the paths naming the batch's changed objects, so that they are not counted
-    as needlessly invalidated; ``flushed``: prefixes of wildcards still in progress (``/a/``
+    ``flushed``: prefixes of wildcards still in progress (``/a/``
     for ``/a/*``): a wildcard inside one invalidates nothing the cache has not just lost.
     """
 
     objects_under: ObjectsUnder | None = None
     paths_left: int | None = None
-    changed: Collection[str] = ()
     flushed: Collection[str] = ()
     # Paths someone asked for on demand: requested as written, never merged for cost.
     requested: Collection[str] = ()
@@ -171,8 +170,6 @@ class _Node:
     own_files: int = -1  # counted once (-1: not yet)
     own_wildcards: int = 0
     pinned: bool = False  # holds a path requested on demand: never collapsed for cost
-    own_changed: int = 0  # changed objects named directly in this directory
-    changed: int = 0  # ... and in the whole subtree
     unchanged: int = 0  # unchanged objects invalidated by wildcards inside it, as planned
 
     @property
@@ -219,9 +216,8 @@ class _Tree:
         if node.own_files < 0:
             node.own_files, node.own_wildcards = count(node.own)
         files, wildcards = node.own_files, node.own_wildcards
-        changed, unchanged = node.own_changed, 0
+        unchanged = 0
         for child in node.children:
-            changed += child.changed
             unchanged += child.unchanged
             if child.collapsed:
                 wildcards += 1
@@ -229,7 +225,7 @@ class _Tree:
                 files += child.files
                 wildcards += child.wildcards
         node.files, node.wildcards = files, wildcards
-        node.changed, node.unchanged = changed, unchanged
+        node.unchanged = unchanged
 
     def pin(self, paths: Iterable[str]) -> None:
         """Directories holding these paths, and their ancestors, are not collapsed for cost."""
@@ -244,17 +240,6 @@ class _Tree:
                 if prefix == scope:
                     break
                 prefix = _parent(prefix, scope)
-
-    def note_changed(self, paths: Iterable[str]) -> None:
-        """Count each changed object in its directory (or the nearest one the tree has)."""
-        scope, nodes = self.policy.scope, self.nodes
-        for path in paths:
-            if not path.startswith(scope) or is_wildcard(path):
-                continue
-            directory = _directory(path, scope)
-            while directory not in nodes:
-                directory = _parent(directory, scope)
-            nodes[directory].own_changed += 1
 
     def totals(self) -> tuple[int, int]:
         files, wildcards = count(self.outside)
@@ -293,7 +278,7 @@ class _Tree:
             if objects is None:
                 node.collapsed = pricing is Pricing.PAID and 2 <= policy.threshold <= paths
             else:
-                total = MANY if objects >= MANY else max(0, objects - node.changed)
+                total = min(objects, MANY)
                 extra = total if total >= MANY else max(0, total - node.unchanged)
                 allowance = 0 if pricing is Pricing.FREE else policy.unchanged_per_path
                 node.collapsed = total < MANY and extra <= allowance * (paths - 1)
@@ -402,12 +387,11 @@ def _select(
     explain: bool = False,
 ) -> Selection:
     tree = _Tree(needed, policy)
-    tree.pin(knowledge.requested)
-    if knowledge.objects_under is not None:
-        tree.note_changed(knowledge.changed)
+    if not exact:
+        tree.pin(knowledge.requested)
     weighed: list[Weighed] | None = [] if explain else None
     pricing = Pricing.EXACT if exact else Pricing.PAID
-    if not exact and knowledge.paths_left is not None:
+    if not exact and knowledge.paths_left is not None and knowledge.paths_left > 0:
         # Inside the budget, paths are free: wildcards only where the cache loses nothing.
         tree.collapse_for_cost(Pricing.FREE, knowledge, weighed)
         pricing = Pricing.FREE
@@ -438,8 +422,7 @@ def candidates(
     if not needed:
         return [Selection(cover={}, fits=True)]
     first = _select(needed, policy, budget, knowledge, explain=explain)
-    known = knowledge.objects_under is not None or bool(knowledge.flushed)
-    if first.fits or (not known and policy.threshold < 2):
+    if first.fits or (knowledge.objects_under is None and policy.threshold < 2):
         return [first]  # the fallback would be the same selection
     return [first, _select(needed, policy, budget, knowledge, exact=True)]
 

@@ -19,7 +19,7 @@ Nothing here calls AWS itself: the ports do, and the clock is passed in.
 from __future__ import annotations
 
 import bisect
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -30,6 +30,7 @@ from cfinvalidator.ports import ObjectCountApi, SpendApi
 
 COUNT_STOP_AT = 10_000  # ten ListObjectsV2 pages at most per prefix
 LIST_CALLS_PER_BATCH = 100  # about 2-3 s of calls in the worst case
+LISTING_RESERVE_SECONDS = 30.0  # no new listing with less of the invocation left
 KEPT_KEYS = 200_000  # keys of listings kept across invocations (some 20 MB at most)
 _PAGE = 1000  # keys a ListObjectsV2 page holds
 COUNT_TTL = timedelta(minutes=10)
@@ -60,6 +61,7 @@ def key_prefixes(directory: str, origin_dirs: Sequence[str]) -> tuple[str, ...] 
 # ------------------------------------------------------------------------------ the bucket
 @dataclass(slots=True)
 class _Listing:
+    prefix: str
     keys: list[str] | None  # sorted; None: more than COUNT_STOP_AT keys (too many to count)
     read_at: datetime
 
@@ -78,12 +80,22 @@ def _ancestors(prefix: str, floor: str) -> list[str]:
     return list(dict.fromkeys(found))
 
 
-def _under(keys: list[str], prefix: str) -> int:
+def _span(keys: list[str], prefix: str) -> tuple[int, int]:
+    """Where the sorted ``keys`` that start with ``prefix`` begin and end."""
     start = bisect.bisect_left(keys, prefix)
-    if not prefix:
-        return len(keys) - start
     # Every key starting with ``prefix`` sorts before ``prefix`` + the highest code point.
-    return bisect.bisect_left(keys, prefix + "\U0010ffff", lo=start) - start
+    end = bisect.bisect_left(keys, prefix + "\U0010ffff", lo=start) if prefix else len(keys)
+    return start, end
+
+
+def _how_many(keys: list[str], prefix: str) -> int:
+    start, end = _span(keys, prefix)
+    return end - start
+
+
+def _holds(keys: list[str], key: str) -> bool:
+    index = bisect.bisect_left(keys, key)
+    return index < len(keys) and keys[index] == key
 
 
 @dataclass
@@ -102,12 +114,21 @@ class ObjectCounts:
     _kept_keys: int = 0
 
     def for_batch(
-        self, api: ObjectCountApi, now: datetime, on_error: OnError
+        self,
+        api: ObjectCountApi,
+        now: datetime,
+        on_error: OnError,
+        remaining_seconds: Callable[[], float] = lambda: float("inf"),
+        changed_keys: Iterable[str] = (),
     ) -> Callable[[str, str], int | None]:
-        """A lookup for one invocation, ``(key prefix, floor) -> objects``: listings start at
-        ``floor`` (the shallowest prefix the batcher may list) and go down to the prefix; new
-        listings take at most :data:`LIST_CALLS_PER_BATCH` calls in all; None when unknown."""
-        return _BatchLookup(self, api, now, on_error)
+        """A lookup for one invocation, ``(key prefix, floor) -> unchanged objects``: the
+        listing's keys under the prefix, less the batch's ``changed_keys`` it holds (a key
+        deleted, or uploaded after the listing was read, is in one and not the other).
+        Listings start at ``floor`` (the shallowest prefix the batcher may list) and go down to
+        the prefix; new listings take at most :data:`LIST_CALLS_PER_BATCH` calls in all, and
+        none once less than :data:`LISTING_RESERVE_SECONDS` of the invocation is left; None
+        when unknown."""
+        return _BatchLookup(self, api, now, on_error, remaining_seconds, changed_keys)
 
     def cached(self, prefix: str, now: datetime) -> _Listing | None:
         listing = self._listings.get(prefix)
@@ -137,10 +158,19 @@ class _BatchLookup:
     """``ObjectCounts.for_batch``: one invocation's lookups and the calls they have left."""
 
     def __init__(
-        self, counts: ObjectCounts, api: ObjectCountApi, now: datetime, on_error: OnError
+        self,
+        counts: ObjectCounts,
+        api: ObjectCountApi,
+        now: datetime,
+        on_error: OnError,
+        remaining_seconds: Callable[[], float],
+        changed_keys: Iterable[str],
     ) -> None:
         self._counts, self._api, self._now, self._on_error = counts, api, now, on_error
+        self._remaining = remaining_seconds
         self._left = LIST_CALLS_PER_BATCH
+        self._changed = sorted(set(changed_keys))
+        self._present: dict[str, list[str]] = {}  # listing prefix -> changed keys it holds
         # Directory -> the complete listing that answered for a prefix directly under it: a
         # deploy's thousand sibling directories walk their ancestors once, not a thousand times.
         self._answering: dict[str, _Listing] = {}
@@ -148,8 +178,8 @@ class _BatchLookup:
     def __call__(self, prefix: str, floor: str) -> int | None:
         parent = prefix[: prefix.rfind("/", 0, len(prefix) - 1) + 1]
         known = self._answering.get(parent)
-        if known is not None and known.keys is not None:
-            return _under(known.keys, prefix)
+        if known is not None:
+            return self._unchanged(known, prefix)
         for ancestor in _ancestors(prefix, floor):
             listing = self._listed(ancestor)
             if listing is None:
@@ -157,8 +187,17 @@ class _BatchLookup:
             if listing.keys is not None:
                 if len(ancestor) <= len(parent):
                     self._answering[parent] = listing
-                return _under(listing.keys, prefix)
+                return self._unchanged(listing, prefix)
         return MANY  # even the prefix itself holds too many
+
+    def _unchanged(self, listing: _Listing, prefix: str) -> int:
+        keys = listing.keys or []
+        present = self._present.get(listing.prefix)
+        if present is None:
+            start, end = _span(self._changed, listing.prefix)
+            present = [key for key in self._changed[start:end] if _holds(keys, key)]
+            self._present[listing.prefix] = present
+        return _how_many(keys, prefix) - _how_many(present, prefix)
 
     def _listed(self, prefix: str) -> _Listing | None:
         counts, now = self._counts, self._now
@@ -166,6 +205,9 @@ class _BatchLookup:
         if cached is not None:
             return cached
         if self._left <= 0 or counts.denied(now):
+            return None
+        if self._remaining() < LISTING_RESERVE_SECONDS:
+            self._left = 0  # the records need the time more than the counts
             return None
         stop_at = min(COUNT_STOP_AT, self._left * _PAGE)  # the calls left bound the pages
         try:
@@ -180,7 +222,7 @@ class _BatchLookup:
         self._left -= max(1, -(-len(keys) // _PAGE))  # pages read
         if len(keys) >= stop_at and stop_at < COUNT_STOP_AT:
             return None  # cut short by the calls left: not known, not kept
-        listing = _Listing(sorted(keys) if len(keys) < COUNT_STOP_AT else None, now)
+        listing = _Listing(prefix, sorted(keys) if len(keys) < COUNT_STOP_AT else None, now)
         counts.keep(prefix, listing)
         return listing
 
@@ -227,16 +269,22 @@ class MonthlySpend:
 
     _month: datetime | None = None
     _billed: int = 0
-    _read_at: datetime | None = None
+    _tried_at: datetime | None = None  # the last reading tried, whether it worked or not
 
     def paths_left(
         self, api: SpendApi, budget: int, now: datetime, on_error: OnError
     ) -> int | None:
-        """Paths left in ``budget`` this month; None when never read (the planner then treats
-        every path as paid for)."""
+        """Paths left in ``budget`` this month; None when nothing is known of this month (the
+        planner then treats every path as paid for). A reading is tried at most once every
+        SPEND_TTL, failed or not, so an unreachable CloudWatch costs one call, not one per
+        batch. A new reading never lowers the figure within a month: paths billed here may not
+        be in the metric yet."""
         start = month_start(now)
-        stale = self._read_at is None or now - self._read_at >= SPEND_TTL
-        if self._month != start or stale:
+        due = self._tried_at is None or now - self._tried_at >= SPEND_TTL
+        if self._month != start or due:
+            if self._month != start and not due and self._tried_at is not None:
+                return None  # this month's reading failed moments ago
+            self._tried_at = now
             try:
                 billed = api.billed_paths_since(start)
             except KnowledgeError as error:
@@ -244,7 +292,9 @@ class MonthlySpend:
                 if self._month != start:
                     return None  # nothing known about this month
             else:
-                self._month, self._billed, self._read_at = start, billed, now
+                same_month = self._month == start
+                self._billed = max(billed, self._billed) if same_month else billed
+                self._month = start
         return max(0, budget - self._billed)
 
     def billed(self, paths: int) -> None:

@@ -172,16 +172,6 @@ def policy_for(config: Config, mapping: KeyMapping) -> CollapsePolicy:
     )
 
 
-def changed_paths(changes: Iterable[Change]) -> list[str]:
-    """The path naming each changed object itself (its first; on-demand paths name none), for
-    telling changed objects from unchanged ones under a wildcard."""
-    return [
-        change.paths[0]
-        for change in changes
-        if change.paths and not isinstance(change.event, RequestedPath)
-    ]
-
-
 class KeyMapper(Protocol):
     """Maps a decoded key to its viewer paths: ``PathRules`` or ``origins.KeyMapping``."""
 
@@ -373,7 +363,7 @@ def plan_distribution(
     ``priority`` orders message IDs for partial service; ``redelivered`` records may reuse an
     earlier invalidation's tracker; ``impatient`` records (already deferred more than once) may
     be served with more billed paths when the wildcard quota stays full. ``knowledge`` (the
-    bucket's object counts, the month's budget) prices wildcards; its ``changed`` and
+    bucket's unchanged objects, the month's budget) prices wildcards; its ``requested`` and
     ``flushed`` are filled in from ``changes`` and ``state``. ``explain`` keeps every directory
     weighed, for ``cfinv plan``.
     """
@@ -386,7 +376,7 @@ def plan_distribution(
         flushed = {
             path[:-1] for i in state.wildcards_in_progress for path in i.paths if is_wildcard(path)
         }
-        knowledge = replace(knowledge, changed=changed_paths(changes), flushed=flushed)
+        knowledge = replace(knowledge, flushed=flushed)
     options = candidates(needed, policy, state.budget, knowledge, explain=explain)
     cover, chosen = _choose(needs, options, state.budget, priority, impatient)
     served = _served(needs, cover, chosen)

@@ -180,6 +180,7 @@ class _Batch:
         self.verdicts = dict.fromkeys(self.order, Verdict())  # immutable: one instance will do
         self.parsed: list[ParsedMessage] = []
         self.started_at = started_at
+        self.paced = False  # a new wildcard waited its turn in this invocation
         # Records closest to the receive limit first, then batch order (sort is stable).
         self.priority = sorted(self.order, key=lambda m: -self.messages[m].receive_count)
 
@@ -344,7 +345,9 @@ class _Distribution:
         plan = plan_now(state)
         if plan.request is not None:
             wait = pacing_seconds(state, plan.request.paths, self.ports.now())
-            if wait > 0 and self.ports.remaining_seconds() > wait + PACING_RESERVE_SECONDS:
+            room = self.ports.remaining_seconds() > wait + PACING_RESERVE_SECONDS
+            if wait > 0 and room and not self.batch.paced:
+                self.batch.paced = True  # one wait per invocation, whatever the distributions
                 # One wait, then the plan again: a wildcard created meanwhile (by another
                 # invocation) may cover these changes already.
                 logger.info(
@@ -556,7 +559,7 @@ def _serve_distributions(
     """Map and serve the changes on every distribution; return the keys none of them serves."""
     message_ids = {message.message_id for message in pending}
     mapped: dict[KeyMapping, Gathered] = {}  # distributions with equal mappings share one
-    lookup = _count_lookup(config, ports)
+    lookup = _count_lookup(config, ports, pending)
     unread = False
     for distribution_id in config.distribution_ids:
         distribution = _Distribution(distribution_id, config, ports, batch, outcome)
@@ -614,11 +617,19 @@ def _knowledge_unread(what: str, error: KnowledgeError) -> None:
     )
 
 
-def _count_lookup(config: Config, ports: Ports) -> Callable[[str, str], int | None] | None:
-    """This invocation's view of the bucket's object counts, when they are used."""
+def _count_lookup(
+    config: Config, ports: Ports, pending: Sequence[ParsedMessage]
+) -> Callable[[str, str], int | None] | None:
+    """This invocation's view of the bucket's unchanged objects, when they are counted."""
     if not config.count_bucket_objects or ports.counts is None:
         return None
-    return ports.object_counts.for_batch(ports.counts, ports.now(), _knowledge_unread)
+    return ports.object_counts.for_batch(
+        ports.counts,
+        ports.now(),
+        _knowledge_unread,
+        ports.remaining_seconds,
+        changed_keys=[event.key for message in pending for event in message.events],
+    )
 
 
 def _paths_left(config: Config, ports: Ports) -> int | None:

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from cfinvalidator.errors import KnowledgeError
+from cfinvalidator.adapters.s3 import knowledge_error
 
 if TYPE_CHECKING:
     from mypy_boto3_cloudwatch import CloudWatchClient
@@ -49,11 +49,6 @@ class Boto3SpendApi:
                 Period=hours * _HOUR,
                 Statistics=["Sum"],
             )
-        except ClientError as exc:
-            error = exc.response.get("Error", {})
-            raise KnowledgeError(
-                error.get("Code", "Unknown"), error.get("Message", str(exc))
-            ) from exc
-        except BotoCoreError as exc:
-            raise KnowledgeError("NetworkError", str(exc)) from exc
+        except (ClientError, BotoCoreError) as exc:
+            raise knowledge_error(exc) from exc
         return round(sum(point.get("Sum", 0.0) for point in response.get("Datapoints", [])))

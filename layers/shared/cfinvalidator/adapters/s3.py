@@ -18,7 +18,10 @@ from cfinvalidator.ports import NotificationDocument
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
-    from mypy_boto3_s3.type_defs import NotificationConfigurationTypeDef
+    from mypy_boto3_s3.type_defs import (
+        ListObjectsV2RequestTypeDef,
+        NotificationConfigurationTypeDef,
+    )
 
 GET = "GetBucketNotificationConfiguration"
 PUT = "PutBucketNotificationConfiguration"
@@ -86,20 +89,17 @@ class Boto3ObjectCountApi:
         token: str | None = None
         while len(keys) < stop_at:
             page_size = min(1000, stop_at - len(keys))
+            request: ListObjectsV2RequestTypeDef = {
+                "Bucket": self._bucket,
+                "Prefix": prefix,
+                "MaxKeys": page_size,
+            }
+            if token is not None:
+                request["ContinuationToken"] = token
             try:
-                if token is None:
-                    page = self._client.list_objects_v2(
-                        Bucket=self._bucket, Prefix=prefix, MaxKeys=page_size
-                    )
-                else:
-                    page = self._client.list_objects_v2(
-                        Bucket=self._bucket,
-                        Prefix=prefix,
-                        MaxKeys=page_size,
-                        ContinuationToken=token,
-                    )
+                page = self._client.list_objects_v2(**request)
             except (ClientError, BotoCoreError) as exc:
-                raise _knowledge_error(exc) from exc
+                raise knowledge_error(exc) from exc
             keys.extend(item["Key"] for item in page.get("Contents", []) if "Key" in item)
             token = page.get("NextContinuationToken")
             if not page.get("IsTruncated") or token is None:
@@ -107,7 +107,9 @@ class Boto3ObjectCountApi:
         return keys[:stop_at]
 
 
-def _knowledge_error(exc: ClientError | BotoCoreError) -> KnowledgeError:
+def knowledge_error(exc: ClientError | BotoCoreError) -> KnowledgeError:
+    """A failed read of what the planner would like to know (the S3 listing here, the
+    CloudWatch metric in ``adapters.cloudwatch``), as the domain's error."""
     if isinstance(exc, ClientError):
         error = exc.response.get("Error", {})
         return KnowledgeError(error.get("Code", "Unknown"), error.get("Message", str(exc)))

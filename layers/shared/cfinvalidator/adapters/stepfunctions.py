@@ -7,7 +7,7 @@ import json
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from cfinvalidator.errors import TrackingError
 
@@ -31,4 +31,10 @@ class Boto3TrackerApi:
                 # Names are deterministic per invalidation: a retry found the first execution.
                 return False
             raise TrackingError(f"{code}: {exc}") from exc
+        except BotoCoreError as exc:
+            # No answer (connection refused or reset, a timeout): the execution may or may not
+            # exist. The records are deferred like any tracker that did not start; the
+            # redelivery uses the same name, so an execution that did start is found
+            # (ExecutionAlreadyExists), never doubled.
+            raise TrackingError(f"NetworkError: {exc}") from exc
         return True

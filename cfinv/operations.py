@@ -19,7 +19,7 @@ from cfinvalidator.collapse import Knowledge
 from cfinvalidator.config import Config
 from cfinvalidator.errors import ConfigError, KnowledgeError
 from cfinvalidator.history import read_history
-from cfinvalidator.knowledge import MonthlySpend, ObjectCounts, objects_under
+from cfinvalidator.knowledge import MonthlySpend, ObjectCounts, knowledge_for
 from cfinvalidator.ledger import COVERAGE_MARGIN, DistributionState, KnownInvalidation
 from cfinvalidator.on_demand import PathError, checked_paths, request_body
 from cfinvalidator.origins import KeyMapping, fixed_mapping, mapping_for
@@ -316,13 +316,7 @@ def plan_with_stack(
                 api, distribution_id, now, earliest - COVERAGE_MARGIN
             )
         state = DistributionState.of(known, unread_in_progress=unread_details)
-        knowledge = Knowledge(
-            objects_under=(
-                objects_under(lookup, mapping.origin_dirs, mapping.scope) if lookup else None
-            ),
-            paths_left=paths_left,
-            foreign=mapping.foreign_prefixes,
-        )
+        knowledge = knowledge_for(lookup, mapping, paths_left)
         reports.append(_explained(timed, distribution_id, mapping, state, config, knowledge))
     return PlanResult(reports, list(dict.fromkeys(unread)))
 

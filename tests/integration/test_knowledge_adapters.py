@@ -7,12 +7,12 @@ from datetime import UTC, datetime, timedelta
 
 import boto3
 import pytest
-from botocore.config import Config as BotoConfig
 from moto import mock_aws
 
 from cfinvalidator.adapters.cloudwatch import Boto3SpendApi
 from cfinvalidator.adapters.s3 import Boto3ObjectCountApi
 from cfinvalidator.errors import KnowledgeError
+from tests.integration.unreachable import unreachable_client
 
 BUCKET = "knowledge-bucket"
 
@@ -46,14 +46,7 @@ def test_a_missing_bucket_is_a_knowledge_error() -> None:
 
 def test_an_unreachable_endpoint_is_a_network_knowledge_error() -> None:
     """Given an endpoint nothing listens on (127.0.0.1, port 9), then NetworkError."""
-    client = boto3.client(
-        "s3",
-        region_name="us-east-1",
-        endpoint_url="http://127.0.0.1:9",
-        aws_access_key_id="test",
-        aws_secret_access_key="test",
-        config=BotoConfig(retries={"total_max_attempts": 1}, connect_timeout=1),
-    )
+    client = unreachable_client("s3")
     with pytest.raises(KnowledgeError) as raised:
         Boto3ObjectCountApi(client, BUCKET).list_keys("", 10)
     assert raised.value.code == "NetworkError"

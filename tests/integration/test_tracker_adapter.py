@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import boto3
 import pytest
-from botocore.config import Config as BotoConfig
 from moto import mock_aws
 
 from cfinvalidator.adapters.stepfunctions import Boto3TrackerApi
 from cfinvalidator.errors import TrackingError
+from tests.integration.unreachable import unreachable_client
 
 DEFINITION = '{"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}}'
 ROLE = "arn:aws:iam::123456789012:role/tracker"
@@ -38,14 +38,7 @@ def test_no_answer_is_a_tracking_error_not_a_crash() -> None:
     """Given an endpoint nothing listens on (127.0.0.1, port 9), when an execution is started,
     then TrackingError (the service defers those records) instead of botocore's own error,
     which would have failed the whole batch."""
-    sfn = boto3.client(
-        "stepfunctions",
-        region_name="us-east-1",
-        endpoint_url="http://127.0.0.1:9",
-        aws_access_key_id="test",
-        aws_secret_access_key="test",
-        config=BotoConfig(retries={"total_max_attempts": 1}, connect_timeout=1),
-    )
+    sfn = unreachable_client("stepfunctions")
     arn = "arn:aws:states:us-east-1:123456789012:stateMachine:tracker"
     with pytest.raises(TrackingError, match="NetworkError"):
         Boto3TrackerApi(sfn, arn).start("E1-I1", {})

@@ -23,8 +23,9 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from cfinvalidator.collapse import MANY
+from cfinvalidator.collapse import MANY, Knowledge
 from cfinvalidator.errors import KnowledgeError
+from cfinvalidator.origins import KeyMapping
 from cfinvalidator.paths import decode_path
 from cfinvalidator.ports import ObjectCountApi, SpendApi
 
@@ -258,6 +259,18 @@ def objects_under(
         return total
 
     return count
+
+
+def knowledge_for(
+    lookup: Callable[[str, str], int | None] | None, mapping: KeyMapping, paths_left: int | None
+) -> Knowledge:
+    """What the planner knows on one distribution: the bucket's unchanged objects through its
+    origins (when counted), the month's paths left, and the prefixes other origins answer."""
+    return Knowledge(
+        objects_under=objects_under(lookup, mapping.origin_dirs, mapping.scope) if lookup else None,
+        paths_left=paths_left,
+        foreign=mapping.foreign_prefixes,
+    )
 
 
 # ------------------------------------------------------------------------------- the month

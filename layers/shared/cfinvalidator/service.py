@@ -43,7 +43,7 @@ from cfinvalidator.errors import (
 )
 from cfinvalidator.events import ParsedMessage, parse_message
 from cfinvalidator.history import read_history
-from cfinvalidator.knowledge import MonthlySpend, ObjectCounts, objects_under
+from cfinvalidator.knowledge import MonthlySpend, ObjectCounts, knowledge_for
 from cfinvalidator.ledger import DistributionState
 from cfinvalidator.observability import logger, metrics
 from cfinvalidator.origins import KeyMapping, OriginDirectory, fixed_mapping, mapping_for
@@ -579,13 +579,7 @@ def _serve_distributions(
         if gathered is None:
             gathered = mapped[mapping] = map_changes(pending, mapping)
         if gathered.changes:
-            knowledge = Knowledge(
-                objects_under=(
-                    objects_under(lookup, mapping.origin_dirs, mapping.scope) if lookup else None
-                ),
-                paths_left=_paths_left(config, ports),
-                foreign=mapping.foreign_prefixes,
-            )
+            knowledge = knowledge_for(lookup, mapping, _paths_left(config, ports))
             distribution.serve(
                 gathered.changes,
                 _earliest(gathered.changes),

@@ -3,11 +3,11 @@
 
 from __future__ import annotations
 
-import bisect
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from cfinvalidator.knowledge import span
 from emulator.simulation.settings import OCCUPYING_REFERENCE_PREFIX
 
 if TYPE_CHECKING:  # the fake (and so moto) stays out of the handler benchmark's interpreter
@@ -45,17 +45,11 @@ class SimBucket:
             self._added_sorted = sorted(self._added)
         keys: list[str] = []
         for source in (self._existing, self._added_sorted):
-            keys.extend(_under(source, prefix, stop_at + len(self._removed)))
+            start, end = span(source, prefix)
+            keys.extend(source[start : min(end, start + stop_at + len(self._removed))])
         keys = sorted(k for k in keys if k not in self._removed)[:stop_at]
         self.calls += max(1, -(-len(keys) // 1000))
         return keys
-
-
-def _under(keys: Sequence[str], prefix: str, limit: int) -> Sequence[str]:
-    """Up to ``limit`` of the sorted ``keys`` that start with ``prefix``."""
-    start = bisect.bisect_left(keys, prefix)
-    end = len(keys) if not prefix else bisect.bisect_left(keys, prefix + "\U0010ffff", lo=start)
-    return keys[start : min(end, start + limit)]
 
 
 class SimSpend:

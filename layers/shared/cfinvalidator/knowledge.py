@@ -81,7 +81,7 @@ def _ancestors(prefix: str, floor: str) -> list[str]:
     return list(dict.fromkeys(found))
 
 
-def _span(keys: list[str], prefix: str) -> tuple[int, int]:
+def span(keys: Sequence[str], prefix: str) -> tuple[int, int]:
     """Where the sorted ``keys`` that start with ``prefix`` begin and end."""
     start = bisect.bisect_left(keys, prefix)
     # Every key starting with ``prefix`` sorts before ``prefix`` + the highest code point.
@@ -90,7 +90,7 @@ def _span(keys: list[str], prefix: str) -> tuple[int, int]:
 
 
 def _how_many(keys: list[str], prefix: str) -> int:
-    start, end = _span(keys, prefix)
+    start, end = span(keys, prefix)
     return end - start
 
 
@@ -195,7 +195,7 @@ class _BatchLookup:
         keys = listing.keys or []
         present = self._present.get(listing.prefix)
         if present is None:
-            start, end = _span(self._changed, listing.prefix)
+            start, end = span(self._changed, listing.prefix)
             present = [key for key in self._changed[start:end] if _holds(keys, key)]
             self._present[listing.prefix] = present
         return _how_many(keys, prefix) - _how_many(present, prefix)

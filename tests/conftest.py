@@ -3,8 +3,12 @@ their tests (e.g. tests/statemachine/conftest.py)."""
 
 from __future__ import annotations
 
+import io
+import json
+import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from typing import Any
 
 # Powertools reads these when the observability module is first imported, as Lambda would have
 # them from template.yaml.
@@ -48,3 +52,22 @@ def cloudfront_distribution_factory() -> Callable[[CloudFrontClient], str]:
         )
 
     return make
+
+
+@pytest.fixture
+def service_log() -> Iterator[Callable[[], list[dict[str, Any]]]]:
+    """The service logger's JSON lines written during the test, parsed: call it to read them."""
+    from cfinvalidator.observability import logger
+
+    handler = logger.registered_handler
+    assert isinstance(handler, logging.StreamHandler)
+    buffer = io.StringIO()
+    previous = handler.setStream(buffer)
+
+    def lines() -> list[dict[str, Any]]:
+        return [json.loads(line) for line in buffer.getvalue().splitlines() if line.strip()]
+
+    try:
+        yield lines
+    finally:
+        handler.setStream(previous)

@@ -316,7 +316,7 @@ def test_malformed_record_is_dead_lettered_alone(stack: Stack) -> None:
     assert notification["message"]["messageIds"] == [bad["messageId"]]
 
 
-@pytest.mark.parametrize("error", ["AccessDenied", "NoSuchDistribution"])
+@pytest.mark.parametrize("error", ["InvalidArgument", "NoSuchDistribution"])
 def test_refusal_waiting_cannot_fix_dead_letters_the_records(stack: Stack, error: str) -> None:
     """Given CloudFront refusing the request with an error waiting cannot fix,
     When the handler runs,

@@ -340,11 +340,11 @@ def test_a_full_quota_defers_the_records_until_they_can_be_served(pipeline: Pipe
 def test_a_refusal_waiting_cannot_fix_reaches_the_dead_letter_queue_and_the_topic(
     pipeline: Pipeline,
 ) -> None:
-    """Given CloudFront refusing the request with AccessDenied,
+    """Given CloudFront refusing the request with InvalidArgument,
     When the event source delivers an upload,
     Then the batcher copies the record to the stack's dead-letter queue with its error, the
     stack's topic carries a FAILED notification for it, and Lambda deletes the original."""
-    pipeline.cloudfront.inject("CreateInvalidation", "AccessDenied")
+    pipeline.cloudfront.inject("CreateInvalidation", "InvalidArgument")
     pipeline.upload(["css/site.css"])
 
     batches = pipeline.drain_queue()
@@ -353,9 +353,9 @@ def test_a_refusal_waiting_cannot_fix_reaches_the_dead_letter_queue_and_the_topi
     assert all(b.outcome == "success" for b in batches), pipeline.logs.getvalue()
     (letter,) = dead_letters(pipeline.stack.outputs["DeadLetterQueueUrl"])
     assert '"css/site.css"' in letter["body"]
-    assert letter["attributes"]["errorCode"] == "AccessDenied"
+    assert letter["attributes"]["errorCode"] == "InvalidArgument"
     message = json.loads(envelope["Message"])
-    assert (message["status"], message["error"]) == ("FAILED", "AccessDenied")
+    assert (message["status"], message["error"]) == ("FAILED", "InvalidArgument")
     assert message["sourceKeys"] == ["css/site.css"]
     attributes = {k: v["Value"] for k, v in envelope["MessageAttributes"].items()}
     assert attributes == {"status": "FAILED", "distributionId": pipeline.distribution_id}

@@ -12,6 +12,7 @@ from urllib.parse import unquote
 import pytest
 
 from cfinvalidator.paths import PathRules, paths_for_key
+from cfinvalidator.retry import ACCESS_GRACE_DELIVERIES
 from emulator.simulation.engine import Simulation, simulate
 from emulator.simulation.handler import ServiceHandler
 from emulator.simulation.report import Report
@@ -84,19 +85,22 @@ def test_a_5xx_storm_outlasting_the_retries_is_deferred_then_served() -> None:
     assert report.dead_letters == ()
 
 
-def test_access_denied_dead_letters_with_a_failed_notification_naming_the_keys() -> None:
-    """Given CloudFront denying every CreateInvalidation, then the records go to the DLQ at once
-    (first delivery) with a FAILED notification listing their keys."""
+def test_access_denied_dead_letters_after_its_grace_with_a_failed_notification() -> None:
+    """Given CloudFront denying every CreateInvalidation, then the records are deferred on their
+    first ACCESS_GRACE_DELIVERIES deliveries (a new permission may still be propagating) and go
+    to the DLQ on the next one, with FAILED notifications listing their keys."""
     uploads = [Upload(1.0, "a.css"), Upload(2.0, "b/c.js")]
     with Simulation(uploads, SimSettings()) as sim:
         sim.cloudfront_fake.inject("CreateInvalidation", "AccessDenied", times=100)
         report = sim.run()
     assert report.keys_lost == 0
-    assert len(report.dead_letters) == 2
-    assert report.invocation_count == 1
-    [failed] = [n for n in report.notifications if n.message.get("status") == "FAILED"]
-    assert failed.message["sourceKeys"] == ["a.css", "b/c.js"]
-    assert failed.message["error"] == "AccessDenied"
+    assert [(d.via, d.error_code, d.receive_count) for d in report.dead_letters] == [
+        ("service", "AccessDenied", ACCESS_GRACE_DELIVERIES + 1)
+    ] * 2
+    assert report.deferrals == 2 * ACCESS_GRACE_DELIVERIES
+    failed = [n.message for n in report.notifications if n.message.get("status") == "FAILED"]
+    assert sorted(k for m in failed for k in m["sourceKeys"]) == ["a.css", "b/c.js"]
+    assert {m["error"] for m in failed} == {"AccessDenied"}
 
 
 def test_redelivery_after_a_partial_failure_bills_no_distribution_twice() -> None:

@@ -5,16 +5,17 @@ from __future__ import annotations
 import json
 import random
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
 from cfinvalidator.config import Config
 from cfinvalidator.errors import CloudFrontError
 from cfinvalidator.ports import CreatedInvalidation
-from cfinvalidator.retry import Backoff
+from cfinvalidator.retry import ACCESS_GRACE_DELIVERIES, Backoff
 from cfinvalidator.service import BatchOutcome, Ports, SqsMessage, process_batch
 from emulator.local_aws.memory import FakeInvalidations, FakeNotifier, FakeQueue, FakeTracker
 from tests.factories import BUCKET, s3_body, s3_record
@@ -107,20 +108,75 @@ def test_batch_is_served_and_malformed_records_go_to_the_dlq_at_once() -> None:
 
 
 def test_non_retryable_error_dead_letters_the_records_and_names_their_keys() -> None:
-    """Given CloudFront denying one distribution, then the records it serves are dead-lettered
-    at once with a FAILED notification naming the distribution and keys, and the other
-    distribution's invalidation still exists."""
+    """Given CloudFront answering NoSuchDistribution for one distribution, then the records it
+    serves are dead-lettered at once with a FAILED notification naming the distribution and
+    keys, and the other distribution's invalidation still exists."""
     world = World()
-    world.cloudfront.fail_with[D2] = "AccessDenied"
+    world.cloudfront.fail_with[D2] = "NoSuchDistribution"
     outcome = world.run([msg("m1", "a.css"), msg("m2", "b/c.js", seq="02")])
     assert outcome.failed == {}
     assert sorted(outcome.dead_lettered) == ["m1", "m2"]
     assert [d for d, _, _ in world.cloudfront.created] == [D1]
     [(notice, attributes)] = world.notifier.messages
-    assert notice["error"] == "AccessDenied"
+    assert notice["error"] == "NoSuchDistribution"
     assert notice["sourceKeys"] == ["a.css", "b/c.js"]
     assert notice["deadLettered"] is True
     assert attributes == {"status": "FAILED", "distributionId": D2}
+
+
+@pytest.mark.parametrize("code", ["AccessDenied", "AccessDeniedException"])
+def test_access_denied_is_deferred_on_the_first_deliveries_then_dead_lettered(code: str) -> None:
+    """Given CloudFront denying a distribution (a new role's permission still propagating),
+    when a record is delivered 1 to ACCESS_GRACE_DELIVERIES times, then it is deferred with no
+    FAILED notification and nothing in the DLQ; on the next delivery it is dead-lettered with a
+    FAILED notification naming the error."""
+    world = World(config=replace(CONFIG, distribution_ids=(D1,)))
+    world.cloudfront.fail_with[D1] = code
+    for delivery in range(1, ACCESS_GRACE_DELIVERIES + 1):
+        outcome = world.run([msg("m1", "a.css", receive_count=delivery)])
+        assert list(outcome.deferred) == ["m1"], delivery
+        assert outcome.failed["m1"].startswith(f"deferred: {code}: ")
+        assert "can take minutes to apply" in outcome.failed["m1"]
+        assert outcome.dead_lettered == {}
+    assert world.queue.dead_letters == []
+    assert world.notifier.messages == []
+    last = world.run([msg("m1", "a.css", receive_count=ACCESS_GRACE_DELIVERIES + 1)])
+    assert list(last.dead_lettered) == ["m1"]
+    assert last.failed == {}
+    assert [(d.message_id, d.error_code) for d in world.queue.dead_letters] == [("m1", code)]
+    [(notice, _)] = world.notifier.messages
+    assert (notice["status"], notice["error"]) == ("FAILED", code)
+
+
+def test_access_denied_grace_ends_at_max_receive_count() -> None:
+    """Given MaxReceiveCount 2 (below the grace), then AccessDenied on delivery 2 dead-letters:
+    the grace never keeps a record past the queue's own limit."""
+    world = World(config=replace(CONFIG, distribution_ids=(D1,), max_receive_count=2))
+    world.cloudfront.fail_with[D1] = "AccessDenied"
+    assert list(world.run([msg("m1", "a.css")]).deferred) == ["m1"]
+    assert list(world.run([msg("m1", "a.css", receive_count=2)]).dead_lettered) == ["m1"]
+
+
+def test_each_dead_lettered_record_logs_one_error_line(
+    service_log: Callable[[], list[dict[str, Any]]],
+) -> None:
+    """Given a batch with a malformed body, a key holding a lone surrogate, and a good record,
+    then the two bad records are dead-lettered as MalformedEvent, the good one is served, and
+    each dead-lettered record logs one ERROR line naming it and its cause."""
+    surrogate = s3_body(s3_record("placeholder")).replace("placeholder", "a\\ud800b")
+    world = World(config=replace(CONFIG, distribution_ids=(D1,)))
+    outcome = world.run(
+        [SqsMessage("bad", "{not json"), SqsMessage("lone", surrogate), msg("ok", "a.css")]
+    )
+    assert sorted(outcome.dead_lettered) == ["bad", "lone"]
+    assert outcome.failed == {}
+    assert world.cloudfront.created[0][1] == ("/a.css",)
+    lines = [line for line in service_log() if line["message"] == "record dead-lettered"]
+    assert [(line["level"], line["message_id"], line["error"]) for line in lines] == [
+        ("ERROR", "bad", "MalformedEvent"),
+        ("ERROR", "lone", "MalformedEvent"),
+    ]
+    assert "not valid Unicode text" in lines[1]["cause"]
 
 
 def test_redelivery_in_any_composition_bills_nothing_twice() -> None:

@@ -7,8 +7,10 @@
   seconds to minutes to complete, so the records are deferred (returned to the queue with a
   growing delay, ``deferral_seconds``).
 - Everything else (AccessDenied, NoSuchDistribution, InvalidArgument, BatchTooLarge, ...) will
-  not get better by waiting: the records are dead-lettered at once and a FAILED notification
-  names their keys.
+  not get better by waiting: the records are dead-lettered and a FAILED notification names their
+  keys. AccessDenied gets a grace first (``in_access_grace``): right after a deploy the role's
+  new permissions may not have reached every AWS endpoint yet, so the first
+  ``ACCESS_GRACE_DELIVERIES`` deliveries are deferred and a later one is dead-lettered.
 """
 
 from __future__ import annotations
@@ -44,6 +46,10 @@ TRANSIENT_CODES = frozenset(
 # TimeNearlyOut is the service's own: too little of the invocation is left to call CloudFront.
 DEFER_CODES = frozenset({"TooManyInvalidationsInProgress", "TimeNearlyOut"})
 MAX_DEFERRAL_SECONDS = 900
+ACCESS_DENIED_CODES = frozenset({"AccessDenied", "AccessDeniedException"})
+# IAM changes are eventually consistent (docs/aws-behaviour.md): with the default 30 s
+# DeferDelaySeconds, three deferrals wait between 1.75 and 3.5 minutes before delivery 4.
+ACCESS_GRACE_DELIVERIES = 3
 
 
 class Action(Enum):
@@ -63,6 +69,12 @@ def classify(error: CloudFrontError) -> Action:
     if error.code in DEFER_CODES:
         return Action.DEFER
     return Action.FAIL
+
+
+def in_access_grace(error: CloudFrontError, receive_count: int) -> bool:
+    """True for AccessDenied on one of the first ACCESS_GRACE_DELIVERIES deliveries of a
+    record: deferred, not dead-lettered, in case the permission is still propagating."""
+    return error.code in ACCESS_DENIED_CODES and receive_count <= ACCESS_GRACE_DELIVERIES
 
 
 def is_throttling(error: CloudFrontError) -> bool:

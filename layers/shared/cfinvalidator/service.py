@@ -83,6 +83,7 @@ from cfinvalidator.retry import (
     call_with_retries,
     classify,
     deferral_seconds,
+    in_access_grace,
     is_throttling,
 )
 
@@ -165,6 +166,9 @@ class BatchOutcome:
     test_events: int = 0
     throttles: int = 0
     not_serving: list[str] = field(default_factory=list)  # distributions with no bucket origin
+    # distribution -> (file paths, wildcard paths) in progress once this invocation's request
+    # is counted: the quota in use, for the dashboard
+    in_progress: dict[str, tuple[int, int]] = field(default_factory=dict)
 
     def batch_item_failures(self, order: Sequence[str]) -> list[dict[str, str]]:
         return [{"itemIdentifier": mid} for mid in order if mid in self.failed]
@@ -200,8 +204,14 @@ class _Batch:
         }
 
     def judge_error(self, message_ids: Iterable[str], error: CloudFrontError, dist: str) -> None:
-        fate = Fate.DEAD if classify(error) is Action.FAIL else Fate.DEFER
-        self.judge(message_ids, fate, error.code, error.message, dist)
+        if classify(error) is not Action.FAIL:
+            self.judge(message_ids, Fate.DEFER, error.code, error.message, dist)
+            return
+        ids = list(message_ids)
+        graced = {m for m in ids if in_access_grace(error, self.messages[m].receive_count)}
+        reason = f"{error.message} (deferred: a new permission can take minutes to apply)"
+        self.judge(graced, Fate.DEFER, error.code, reason, dist)
+        self.judge([m for m in ids if m not in graced], Fate.DEAD, error.code, error.message, dist)
 
 
 def _parse_all(
@@ -362,6 +372,7 @@ class _Distribution:
                     return
                 plan = plan_now(state)
         self.outcome.plans.append(plan)
+        self.outcome.in_progress[self.id] = (state.busy_files, state.busy_wildcards)
         if plan.deferred:
             self.batch.judge(
                 plan.deferred,
@@ -411,6 +422,9 @@ class _Distribution:
         billed = created.create_time >= self.batch.started_at - CLOCK_SKEW
         if billed:
             self.ports.month.billed(len(request.paths))
+            files, wildcards = self.outcome.in_progress.get(self.id, (0, 0))
+            new_files, new_wildcards = count(request.paths)
+            self.outcome.in_progress[self.id] = (files + new_files, wildcards + new_wildcards)
         self._track(
             created.invalidation_id,
             tracker_input(
@@ -491,6 +505,16 @@ def _settle(batch: _Batch, config: Config, ports: Ports, outcome: BatchOutcome) 
             logger.error("record not copied to the DLQ", extra={"message_id": letter.message_id})
         else:
             outcome.dead_lettered[letter.message_id] = f"{letter.error_code}: {letter.reason}"
+            logger.error(
+                "record dead-lettered",
+                extra={
+                    "message_id": letter.message_id,
+                    "error": letter.error_code,
+                    "cause": letter.reason,
+                    "distribution_id": batch.verdicts[letter.message_id].distribution_id,
+                    "receive_count": letter.receive_count,
+                },
+            )
     not_deferred = ports.queue.defer(deferrals) if deferrals else set()
     if not_deferred:
         logger.warning(
@@ -652,3 +676,7 @@ def _emit_metrics(
     metrics.add_metric("RecordsDeadLettered", unit, len(outcome.dead_lettered))
     metrics.add_metric("Throttles", unit, outcome.throttles)
     metrics.add_metric("DistributionsNotServingBucket", unit, len(outcome.not_serving))
+    if outcome.in_progress:  # the busiest distribution's share of each in-progress quota
+        in_use = outcome.in_progress.values()
+        metrics.add_metric("FilePathsInProgress", unit, max(files for files, _ in in_use))
+        metrics.add_metric("WildcardPathsInProgress", unit, max(wild for _, wild in in_use))

@@ -55,6 +55,7 @@ from emulator.local_aws.deployed import (
     StackDeployError,
     StackResource,
 )
+from emulator.local_aws.jsonata import install_jsonata
 from emulator.local_aws.moto_gaps import MotoGaps, Resolver, adapt_for_moto, created_resources
 from emulator.local_aws.packaging import Packager, package_template
 from emulator.local_aws.parameters import (
@@ -127,6 +128,7 @@ def _require_moto(region: str) -> None:
         )
     if not region:
         raise StackDeployError("no AWS region: set AWS_DEFAULT_REGION or pass a session")
+    install_jsonata()  # the tracker has a JSONata state moto cannot evaluate alone
 
 
 def _outputs(cfn_template: Mapping[str, Any], resolve: Callable[[Any], Any]) -> dict[str, str]:

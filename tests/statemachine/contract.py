@@ -10,6 +10,7 @@ from typing import Any
 
 ARCHITECTURE = Path(__file__).resolve().parents[2] / "docs" / "architecture.md"
 FAILURE_FIELDS = frozenset({"error", "cause"})  # "FAILED (adds `error` and `cause`)"
+COMPLETION_FIELDS = frozenset({"completionMilliseconds"})  # "COMPLETED (adds ...)"
 ATTRIBUTE_NAMES = frozenset({"status", "distributionId"})
 
 
@@ -25,7 +26,9 @@ def documented_message_example() -> dict[str, Any]:
 
 def message_fields(status: str) -> frozenset[str]:
     fields = frozenset(documented_message_example())
-    return fields | FAILURE_FIELDS if status == "FAILED" else fields
+    if status == "FAILED":
+        return fields | FAILURE_FIELDS
+    return fields | COMPLETION_FIELDS if status == "COMPLETED" else fields
 
 
 def assert_message_matches_contract(
@@ -47,6 +50,11 @@ def assert_message_matches_contract(
     assert finished.tzinfo is not None
     assert finished >= requested
     assert message["waitedSeconds"] >= 0
+    if status == "COMPLETED":
+        # finishedAt is PublishCompleted's entry, a moment after MeasureCompletion's
+        elapsed = (finished - requested).total_seconds() * 1000
+        assert isinstance(message["completionMilliseconds"], int)
+        assert 0 <= message["completionMilliseconds"] <= elapsed + 1
     if status == "FAILED":
         assert isinstance(message["error"], str)
         assert message["error"]

@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -23,9 +23,12 @@ from mypy_boto3_stepfunctions.type_defs import DescribeExecutionOutputTypeDef, H
 
 from emulator.local_aws.clock import ManualClock
 from emulator.local_aws.cloudfront import FaithfulCloudFront
+from emulator.local_aws.jsonata import install_jsonata
 
 DEFINITION_PATH = Path(__file__).resolve().parents[2] / "statemachine" / "tracker.asl.json"
 ROLE_ARN = "arn:aws:iam::123456789012:role/tracker"
+METRICS_NAMESPACE = "CloudFrontInvalidatorTest"
+SERVICE_NAME = "cloudfront-invalidator"
 
 
 def load_tracker_definition(
@@ -36,6 +39,8 @@ def load_tracker_definition(
         "TopicArn": topic_arn,
         "PollIntervalSeconds": str(poll_interval_seconds),
         "CompletionTimeoutSeconds": str(completion_timeout_seconds),
+        "MetricsNamespace": METRICS_NAMESPACE,
+        "ServiceName": SERVICE_NAME,
     }
     text = DEFINITION_PATH.read_text(encoding="utf-8")
     for name, value in substitutions.items():
@@ -65,12 +70,23 @@ class TrackerHarness:
     _names: Iterator[int] = field(default_factory=lambda: iter(range(1_000_000)))
 
     def deploy(
-        self, *, poll_interval_seconds: int = 1, completion_timeout_seconds: int = 10
+        self,
+        *,
+        poll_interval_seconds: int = 1,
+        completion_timeout_seconds: int = 10,
+        start_at: str | None = None,
     ) -> str:
-        """Create a tracker state machine with these substitutions; returns its ARN."""
+        """Create a tracker state machine with these substitutions; returns its ARN.
+
+        ``start_at`` starts executions at that state of the real definition instead, for a
+        branch whose entry (an error without a cause, say) moto cannot be made to produce."""
         definition = load_tracker_definition(
             self.topic_arn, poll_interval_seconds, completion_timeout_seconds
         )
+        if start_at is not None:
+            document = json.loads(definition)
+            assert start_at in document["States"], start_at
+            definition = json.dumps({**document, "StartAt": start_at})
         response = self.sfn.create_state_machine(
             name=f"tracker-{next(self._names)}", definition=definition, roleArn=ROLE_ARN
         )
@@ -141,6 +157,32 @@ class TrackerHarness:
             time.sleep(0.05)
         return statuses
 
+    def completion_times(self) -> list[float]:
+        """The InvalidationCompletionTime values the tracker put into CloudWatch (moto keeps
+        each datum), in milliseconds."""
+        cloudwatch = boto3.client("cloudwatch")
+        now = datetime.now(UTC)
+        answer = cloudwatch.get_metric_data(
+            MetricDataQueries=[
+                {
+                    "Id": "completion",
+                    "MetricStat": {
+                        "Metric": {
+                            "Namespace": METRICS_NAMESPACE,
+                            "MetricName": "InvalidationCompletionTime",
+                            "Dimensions": [{"Name": "service", "Value": SERVICE_NAME}],
+                        },
+                        "Period": 1,
+                        "Stat": "Maximum",
+                        "Unit": "Milliseconds",
+                    },
+                }
+            ],
+            StartTime=now - timedelta(hours=1),
+            EndTime=now + timedelta(minutes=1),
+        )
+        return [v for result in answer["MetricDataResults"] for v in result["Values"]]
+
     def history(self, execution_arn: str) -> list[HistoryEventTypeDef]:
         events: list[HistoryEventTypeDef] = []
         kwargs: dict[str, Any] = {"executionArn": execution_arn, "maxResults": 1000}
@@ -186,6 +228,7 @@ def open_tracker_harness(
     moto's Wait states really wait, but the fake runs on a `ManualClock`: an invalidation stays
     InProgress, however slowly the execution starts or runs, until the test advances the clock
     (`completion_seconds` after its creation)."""
+    install_jsonata()
     with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
         cloudfront = boto3.client("cloudfront")
         sns = boto3.client("sns")

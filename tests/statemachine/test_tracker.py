@@ -67,6 +67,10 @@ def test_completed_after_in_progress_polls(tracker_harness: TrackerHarness) -> N
     message, attributes = only_notification(harness)
     assert_message_matches_contract(message, "COMPLETED", tracker_input)
     assert message["waitedSeconds"] == len(in_progress_polls)
+    # From requestedAt (whole seconds in the harness) to the poll that saw Completed: at least
+    # the InProgress polls' waits, and the same figure went to CloudWatch.
+    assert message["completionMilliseconds"] >= 1000 * (len(in_progress_polls) - 1)
+    assert harness.completion_times() == [message["completionMilliseconds"]]
     assert attributes == {
         "status": ("String", "COMPLETED"),
         "distributionId": ("String", harness.distribution_id),
@@ -168,3 +172,68 @@ def test_recovers_from_throttling_and_5xx(tracker_harness: TrackerHarness) -> No
     message, _ = only_notification(harness)
     assert_message_matches_contract(message, "COMPLETED", tracker_input)
     assert message["waitedSeconds"] == 0
+
+
+def test_a_requested_at_that_is_no_timestamp_still_completes_without_a_time(
+    tracker_harness: TrackerHarness,
+) -> None:
+    """Given an input whose requestedAt is not an ISO-8601 timestamp,
+    when the invalidation completes,
+    then COMPLETED is still published, with completionMilliseconds null, no metric is put, and
+    the execution succeeds."""
+    harness = tracker_harness
+    harness.cloudfront_fake.completion_seconds = 0.0
+    tracker = harness.deploy()
+    invalidation_id = harness.create_invalidation(PATHS, "ref-odd-time")
+    tracker_input = {**harness.tracker_input(invalidation_id, PATHS), "requestedAt": "yesterday"}
+
+    execution = harness.run(tracker, tracker_input)
+
+    assert execution["status"] == "SUCCEEDED"
+    message, _ = only_notification(harness)
+    assert (message["status"], message["completionMilliseconds"]) == ("COMPLETED", None)
+    assert harness.completion_times() == []
+
+
+@pytest.mark.parametrize(
+    ("caught", "expected_cause"),
+    [
+        pytest.param(
+            {"Error": "States.Timeout"}, "GetInvalidation failed and gave no cause.", id="no-cause"
+        ),
+        pytest.param(
+            {"Error": "States.Timeout", "Cause": None},
+            "GetInvalidation failed and gave no cause.",
+            id="null-cause",
+        ),
+        pytest.param(
+            {"Error": "States.Timeout", "Cause": "Task timed out."},
+            "Task timed out.",
+            id="with-cause",
+        ),
+    ],
+)
+def test_a_caught_error_without_a_cause_still_publishes_failed(
+    tracker_harness: TrackerHarness, caught: dict[str, Any], expected_cause: str
+) -> None:
+    """Given GetInvalidation's Catch handing over an error with no Cause (a States.Timeout may
+    come so; moto cannot be made to produce one, so executions start at the state the Catch
+    leads to, with the caught error in place),
+    when the FAILED branch runs,
+    then FAILED is published with the error and a cause, and the execution fails as
+    GetInvalidationFailed with both in its cause."""
+    harness = tracker_harness
+    tracker = harness.deploy(start_at="HasFailureCause")
+    invalidation_id = harness.create_invalidation(PATHS, "ref-timeout")
+    tracker_input = harness.tracker_input(invalidation_id, PATHS)
+    state = {**tracker_input, "tracker": {"waitedSeconds": 0}, "failure": caught}
+
+    execution = harness.run(tracker, state)
+
+    # A Fail state may not raise a States.* name: the execution's error is the tracker's own,
+    # the caught one leads its cause.
+    assert (execution["status"], execution.get("error")) == ("FAILED", "GetInvalidationFailed")
+    assert execution.get("cause") == f"States.Timeout: {expected_cause}"
+    message, _ = only_notification(harness)
+    assert_message_matches_contract(message, "FAILED", tracker_input)
+    assert (message["error"], message["cause"]) == ("States.Timeout", expected_cause)

@@ -12,7 +12,13 @@ import pytest
 from tests.statemachine.contract import ATTRIBUTE_NAMES, message_fields
 from tests.statemachine.harness import DEFINITION_PATH
 
-SUBSTITUTIONS = {"TopicArn", "PollIntervalSeconds", "CompletionTimeoutSeconds"}
+SUBSTITUTIONS = {
+    "TopicArn",
+    "PollIntervalSeconds",
+    "CompletionTimeoutSeconds",
+    "MetricsNamespace",
+    "ServiceName",
+}
 PLACEHOLDER = re.compile(r"\$\{(\w+)\}")
 PUBLISH_STATES = {
     "PublishCompleted": "COMPLETED",
@@ -58,12 +64,12 @@ def targets(state: dict[str, Any]) -> set[str]:
     return found
 
 
-def test_substitutions_are_exactly_the_three_and_only_inside_strings(
+def test_substitutions_are_exactly_the_documented_ones_and_only_inside_strings(
     raw: str, definition: dict[str, Any]
 ) -> None:
     """Given the raw file (valid JSON, as SAM and cfn-lint need),
     when its ${...} placeholders are collected,
-    then they are exactly the documented three, and each occurrence sits inside a JSON string."""
+    then they are exactly the documented five, and each occurrence sits inside a JSON string."""
     in_strings = [name for text in strings_in(definition) for name in PLACEHOLDER.findall(text)]
 
     assert set(in_strings) == SUBSTITUTIONS
@@ -112,7 +118,7 @@ def test_every_task_retries_and_has_a_timeout(states: dict[str, dict[str, Any]])
     then each has a Retry with exponential backoff and full jitter, and a TimeoutSeconds."""
     tasks = {name: state for name, state in states.items() if state["Type"] == "Task"}
 
-    assert set(tasks) == {"GetInvalidation", *PUBLISH_STATES}
+    assert set(tasks) == {"GetInvalidation", "RecordCompletionTime", *PUBLISH_STATES}
     for name, task in tasks.items():
         assert task.get("TimeoutSeconds", 0) > 0, name
         for retrier in task["Retry"]:
@@ -135,7 +141,7 @@ def test_get_invalidation_retries_throttling_in_both_spellings_and_catches_the_r
     assert not any("NoSuch" in name or "AccessDenied" in name for name in retried)
     assert "States.ALL" not in retried
     assert task["Catch"] == [
-        {"ErrorEquals": ["States.ALL"], "ResultPath": "$.failure", "Next": "PublishFailed"}
+        {"ErrorEquals": ["States.ALL"], "ResultPath": "$.failure", "Next": "HasFailureCause"}
     ]
     assert task["Parameters"] == {
         "DistributionId.$": "$.distributionId",
@@ -154,7 +160,7 @@ def test_completion_is_aws_exact_spelling_only(states: dict[str, dict[str, Any]]
     assert completed == {
         "Variable": "$.invalidation.status",
         "StringEquals": "Completed",
-        "Next": "PublishCompleted",
+        "Next": "MeasureCompletion",
     }
     assert timed_out == {
         "Variable": "$.tracker.waitedSeconds",
@@ -197,15 +203,29 @@ def test_outcomes_end_in_succeed_or_meaningful_fail(states: dict[str, dict[str, 
     """Given the three outcomes,
     when each publish finishes,
     then COMPLETED succeeds, TIMED_OUT fails as InvalidationTimedOut with a cause, and FAILED
-    re-raises the caught error and cause."""
-    assert states[states["PublishCompleted"]["Next"]]["Type"] == "Succeed"
+    re-raises the caught error and cause (a reserved States.* name as GetInvalidationFailed)."""
+    record = states["HasCompletionTime"]["Choices"][0]["Next"]
+    assert states["PublishCompleted"]["Next"] == "HasCompletionTime"
+    assert states["HasCompletionTime"]["Default"] == states[record]["Next"]
+    assert states[record]["Catch"] == [
+        {"ErrorEquals": ["States.ALL"], "ResultPath": "$.metricFailure", "Next": "Completed"}
+    ]
+    assert states["Completed"]["Type"] == "Succeed"
     timed_out = states[states["PublishTimedOut"]["Next"]]
     assert timed_out["Type"] == "Fail"
     assert timed_out["Error"] == "InvalidationTimedOut"
     assert timed_out["CausePath"].startswith("States.Format(")
-    failed = states[states["PublishFailed"]["Next"]]
+    reserved = states[states["PublishFailed"]["Next"]]
+    [states_error] = reserved["Choices"]
+    assert (states_error["Variable"], states_error["StringMatches"]) == (
+        "$.failure.Error",
+        "States.*",
+    )
+    failed = states[reserved["Default"]]
     assert (failed["Type"], failed["ErrorPath"], failed["CausePath"]) == (
         "Fail",
         "$.failure.Error",
         "$.failure.Cause",
     )
+    renamed = states[states_error["Next"]]
+    assert (renamed["Type"], renamed["Error"]) == ("Fail", "GetInvalidationFailed")

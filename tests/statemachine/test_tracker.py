@@ -237,3 +237,23 @@ def test_a_caught_error_without_a_cause_still_publishes_failed(
     message, _ = only_notification(harness)
     assert_message_matches_contract(message, "FAILED", tracker_input)
     assert (message["error"], message["cause"]) == ("States.Timeout", expected_cause)
+
+
+def test_a_notification_that_cannot_be_published_fails_the_execution_by_name(
+    tracker_harness: TrackerHarness,
+) -> None:
+    """Given the topic gone (so every sns:Publish fails),
+    when an invalidation completes,
+    then the execution fails as NotificationNotPublished naming the invalidation: the error the
+    stack's TrackerFailedAlarm counts, not a silent end."""
+    harness = tracker_harness
+    harness.cloudfront_fake.completion_seconds = 0.0
+    tracker = harness.deploy()
+    invalidation_id = harness.create_invalidation(PATHS, "ref-no-topic")
+    harness.sns.delete_topic(TopicArn=harness.topic_arn)
+
+    execution = harness.run(tracker, harness.tracker_input(invalidation_id, PATHS))
+
+    assert (execution["status"], execution.get("error")) == ("FAILED", "NotificationNotPublished")
+    assert invalidation_id in execution.get("cause", "")
+    assert harness.completion_times() == []

@@ -197,6 +197,13 @@ def test_each_publish_sends_the_documented_message_and_attributes(
         "StringValue.$": "$.distributionId",
     }
     assert task["ResultPath"] is None
+    assert task["Catch"] == [
+        {
+            "ErrorEquals": ["States.ALL"],
+            "ResultPath": "$.publishFailure",
+            "Next": "NotificationNotPublished",
+        }
+    ]
 
 
 def test_outcomes_end_in_succeed_or_meaningful_fail(states: dict[str, dict[str, Any]]) -> None:

@@ -93,6 +93,8 @@ WILDCARD_RESOURCE_WHITELIST = {
 } | {
     "cloudwatch:GetMetricStatistics": "CloudWatch's metric reads have no resource-level "
     "permissions: the batcher reads its own BilledPaths metric against MonthlyPathBudget",
+    "cloudwatch:PutMetricData": "PutMetricData has no resource-level permissions; the "
+    "tracker's statement is limited to the service's namespace by cloudwatch:namespace",
 }
 REQUIRED_OUTPUTS = {
     "BucketName",
@@ -1421,7 +1423,13 @@ def test_tracker_definition_substitutions_are_all_provided(template: dict[str, A
     assert machine["DefinitionUri"] == "statemachine/tracker.asl.json"
     assert machine["Type"] == "STANDARD"
     assert used == set(machine["DefinitionSubstitutions"])
-    assert used == {"TopicArn", "PollIntervalSeconds", "CompletionTimeoutSeconds"}
+    assert used == {
+        "TopicArn",
+        "PollIntervalSeconds",
+        "CompletionTimeoutSeconds",
+        "MetricsNamespace",
+        "ServiceName",
+    }
 
 
 def test_tracker_publishes_only_to_the_topic(template: dict[str, Any]) -> None:

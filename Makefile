@@ -16,7 +16,8 @@ export AWS_DEFAULT_REGION ?= us-east-1
 
 help:
 	@echo "make demo   - run the whole pipeline locally on the embedded AWS emulator"
-	@echo "              (MODE=existing: attached to a bucket that already has notifications)"
+	@echo "              (MODE=existing: attached to a bucket that already has notifications;"
+	@echo "              ARGS=\"--key-prefix site/ ...\": any template parameter, ARGS=--help lists them)"
 	@echo "make test   - lint, type-check, validate and build the template, run the tests"
 	@echo "make check  - the fast loop (under a minute): lint, type-check, unit and handler tests"
 	@echo "make bench  - compare strategies and measure the handler; writes docs/benchmarks.md"
@@ -57,9 +58,11 @@ fast-tests: setup
 check: lint typecheck fast-tests
 
 # MODE=existing attaches the stack to a bucket it did not create (through EventBridge).
+# ARGS passes flags: one per template parameter (ARGS="--key-prefix site/ --origin-path /site");
+# make demo ARGS=--help lists them.
 MODE ?= created
 demo: setup
-	$(PY) -m scripts.demo --mode $(MODE)
+	$(PY) -m scripts.demo --mode $(MODE) $(ARGS)
 
 # About three and a half minutes on 2 cores; pass options with BENCH_ARGS="--scale 0.1". sam build
 # first: the handler is measured with the packages the built layer ships, not the dev virtualenv's.

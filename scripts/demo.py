@@ -14,18 +14,19 @@ the timeline it prints, in the order the demo shows them.
 
 from __future__ import annotations
 
-import argparse
 import io
 import json
 import os
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from scripts.demo_options import Options, parse_options
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
@@ -54,19 +55,6 @@ SAMPLE_SITE: dict[str, tuple[bytes, str]] = {
 
 class DemoError(RuntimeError):
     """A step failed or timed out; the message says which and why."""
-
-
-@dataclass(frozen=True)
-class Options:
-    debounce_seconds: int | None
-    batch_size: int | None
-    collapse_threshold: int | None
-    poll_interval_seconds: int
-    completion_seconds: float
-    time_scale: float
-    timeout_seconds: float
-    verbose: bool
-    mode: str = "created"
 
 
 # ------------------------------------------------------------------------------------ output
@@ -138,18 +126,9 @@ def deploy(distribution_id: str, options: Options) -> DeployedStack:
     from emulator.local_aws.deployed import StackDeployError
     from emulator.local_aws.stack import deploy_stack
 
-    parameters: dict[str, str | int] = {
-        "DistributionIds": distribution_id,
-        "BucketName": BUCKET,
-        "PollIntervalSeconds": options.poll_interval_seconds,
-        "IndexDocument": "index.html",
-    }
-    if options.debounce_seconds is not None:
-        parameters["DebounceSeconds"] = options.debounce_seconds
-    if options.batch_size is not None:
-        parameters["BatchSize"] = options.batch_size
-    if options.collapse_threshold is not None:
-        parameters["CollapseThreshold"] = options.collapse_threshold
+    parameters = options.deploy_parameters(
+        {"DistributionIds": distribution_id, "BucketName": BUCKET, "IndexDocument": "index.html"}
+    )
     try:
         return deploy_stack(TEMPLATE, parameters, stack_name=STACK_NAME)
     except StackDeployError as exc:
@@ -199,11 +178,17 @@ def subscribe_inbox(stack: DeployedStack, sqs: SQSClient, sns: Any) -> str:
     return inbox_url
 
 
-def upload_site(s3: Any, bucket: str, timeline: Timeline) -> list[str]:
+def upload_site(
+    s3: Any, bucket: str, parameters: Mapping[str, str], timeline: Timeline
+) -> list[str]:
+    """The sample site, under KeyPrefix (so that the stack watches it)."""
+    prefix = parameters.get("KeyPrefix", "")
+    keys = []
     for key, (body, content_type) in SAMPLE_SITE.items():
-        s3.put_object(Bucket=bucket, Key=key, Body=body, ContentType=content_type)
-        timeline.say(f"uploaded s3://{bucket}/{key}")
-    return list(SAMPLE_SITE)
+        s3.put_object(Bucket=bucket, Key=prefix + key, Body=body, ContentType=content_type)
+        timeline.say(f"uploaded s3://{bucket}/{prefix}{key}")
+        keys.append(prefix + key)
+    return keys
 
 
 # ----------------------------------------------------------------------------- event source
@@ -282,15 +267,46 @@ def _record_keys(body: str) -> list[str]:
 
 
 # ---------------------------------------------------------------------------------- tracking
+def raise_for_batcher_failure(batches: Sequence[BatchRecord], logs: io.StringIO) -> None:
+    """The first invocation that failed, with Lambda's error and the batcher's own words."""
+    for batch in batches:
+        if batch.outcome == "error":
+            raise DemoError(
+                f"the batcher failed on batch {batch.number}: {batch.error}"
+                + _logged_problems(logs)
+            )
+
+
+def _logged_problems(logs: io.StringIO) -> str:
+    """The batcher's ERROR and WARNING lines, one per line: what went wrong, in its words."""
+    problems = []
+    for line in logs.getvalue().splitlines():
+        try:
+            entry = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if not isinstance(entry, dict) or entry.get("level") not in ("ERROR", "WARNING"):
+            continue
+        detail = ": ".join(str(entry[k]) for k in ("error", "cause") if entry.get(k))
+        problems.append(
+            f"  {entry['level']} {entry.get('message')}" + (f" ({detail})" if detail else "")
+        )
+    if not problems:
+        return ""
+    shown = list(dict.fromkeys(problems))  # each distinct line once
+    return "\nthe batcher logged:\n" + "\n".join(shown[:20])
+
+
 def report_invalidations(
     cloudfront_fake: FaithfulCloudFront,
     cloudfront: Any,
     timeline: Timeline,
     uploaded: Sequence[str],
+    logs: io.StringIO,
 ) -> list[tuple[str, str]]:
     created = [c for c in cloudfront_fake.calls if c.outcome == "created"]
     if not created:
-        raise DemoError("the batcher created no invalidation")
+        raise DemoError("the batcher created no invalidation" + _logged_problems(logs))
     result: list[tuple[str, str]] = []
     for call in created:
         assert call.invalidation_id is not None
@@ -346,6 +362,13 @@ def _report_history_event(event: Any, timeline: Timeline) -> None:
         timeline.say(f"tracker poll: GetInvalidation -> Status {status}", at=event["timestamp"])
     elif kind == "TaskSucceeded" and event["taskSucceededEventDetails"]["resource"] == "publish":
         timeline.say("tracker published the notification (sns:publish)", at=event["timestamp"])
+    elif kind == "TaskSucceeded" and event["taskSucceededEventDetails"]["resource"] == (
+        "putMetricData"
+    ):
+        timeline.say(
+            "tracker put InvalidationCompletionTime (cloudwatch:putMetricData)",
+            at=event["timestamp"],
+        )
     elif kind in ("ExecutionSucceeded", "ExecutionFailed", "ExecutionTimedOut"):
         timeline.say(f"tracker {kind.removeprefix('Execution').lower()}", at=event["timestamp"])
 
@@ -415,15 +438,18 @@ def run(options: Options) -> None:
         from scripts.demo_ci import ci_wait, since_now
 
         since = since_now()
-        uploaded = upload_site(s3, stack.outputs["BucketName"], timeline)
+        uploaded = upload_site(s3, stack.outputs["BucketName"], stack.parameters, timeline)
         with ci_wait(stack.stack_name, since, timeline) as ci:
             logs = io.StringIO()
             batches = run_event_source(stack, sqs, options, logs)
             for batch in batches:
                 report_batch(batch, options, timeline)
+            raise_for_batcher_failure(batches, logs)
             # CreateInvalidation happens inside the batcher's invocation, so it is shown before
             # the invocation's result to keep the timeline in time order.
-            invalidations = report_invalidations(cloudfront_fake, cloudfront, timeline, uploaded)
+            invalidations = report_invalidations(
+                cloudfront_fake, cloudfront, timeline, uploaded, logs
+            )
             for batch in batches:
                 report_batch_result(batch, timeline)
             show_logs(logs, options, timeline)
@@ -447,45 +473,6 @@ def show_logs(logs: io.StringIO, options: Options, timeline: Timeline) -> None:
         timeline.block("\n".join(lines))
     else:
         timeline.say(f"(the batcher wrote {len(lines)} structured log lines; --verbose shows them)")
-
-
-def parse_options(argv: Sequence[str] | None) -> Options:
-    parser = argparse.ArgumentParser(prog="make demo", description=__doc__.splitlines()[0])
-    parser.add_argument("--debounce-seconds", type=int, help="DebounceSeconds (template default)")
-    parser.add_argument("--batch-size", type=int, help="BatchSize (template default)")
-    parser.add_argument(
-        "--collapse-threshold",
-        type=int,
-        help="CollapseThreshold (template default; 0 shows every path instead of a wildcard)",
-    )
-    parser.add_argument("--poll-interval-seconds", type=int, default=2)
-    parser.add_argument(
-        "--completion-seconds", type=float, default=5.0, help="CloudFront time to Completed"
-    )
-    parser.add_argument(
-        "--time-scale", type=float, default=0.1, help="real seconds per batching-window second"
-    )
-    parser.add_argument("--timeout-seconds", type=float, default=45.0, help="per waiting step")
-    parser.add_argument("--verbose", action="store_true", help="show the batcher's log output")
-    parser.add_argument(
-        "--mode",
-        choices=["created", "existing"],
-        default="created",
-        help="created: the stack creates the bucket; existing: it attaches to a bucket that"
-        " already has another tool's notifications, through EventBridge",
-    )
-    args = parser.parse_args(argv)
-    return Options(
-        debounce_seconds=args.debounce_seconds,
-        batch_size=args.batch_size,
-        collapse_threshold=args.collapse_threshold,
-        poll_interval_seconds=args.poll_interval_seconds,
-        completion_seconds=args.completion_seconds,
-        time_scale=args.time_scale,
-        timeout_seconds=args.timeout_seconds,
-        verbose=args.verbose,
-        mode=args.mode,
-    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -25,10 +25,10 @@ from scripts.demo import (
     SAMPLE_SITE,
     TEMPLATE,
     DemoError,
-    Options,
     Timeline,
     emulated_aws,
     follow_tracker,
+    raise_for_batcher_failure,
     receive_notifications,
     report_batch,
     report_batch_result,
@@ -39,6 +39,7 @@ from scripts.demo import (
     subscribe_inbox,
     tracker_executions,
 )
+from scripts.demo_options import Options
 
 if TYPE_CHECKING:
     from emulator.local_aws.deployed import DeployedStack
@@ -133,18 +134,13 @@ def deploy(distributions: dict[str, str], options: Options) -> DeployedStack:
     from emulator.local_aws.deployed import StackDeployError
     from emulator.local_aws.stack import deploy_stack
 
-    parameters: dict[str, str | int] = {
-        "CreateBucket": "false",
-        "BucketName": BUCKET,
-        "DistributionIds": ",".join(distributions.values()),
-        "PollIntervalSeconds": options.poll_interval_seconds,
-    }
-    if options.debounce_seconds is not None:
-        parameters["DebounceSeconds"] = options.debounce_seconds
-    if options.batch_size is not None:
-        parameters["BatchSize"] = options.batch_size
-    if options.collapse_threshold is not None:
-        parameters["CollapseThreshold"] = options.collapse_threshold
+    parameters = options.deploy_parameters(
+        {
+            "CreateBucket": "false",
+            "BucketName": BUCKET,
+            "DistributionIds": ",".join(distributions.values()),
+        }
+    )
     try:
         return deploy_stack(TEMPLATE, parameters, stack_name=STACK_NAME)
     except StackDeployError as exc:
@@ -193,8 +189,9 @@ def run_existing(options: Options) -> None:
             batches = run_event_source(stack, sqs, options, logs)
             for batch in batches:
                 report_batch(batch, options, timeline)
+            raise_for_batcher_failure(batches, logs)
             invalidations = report_invalidations(
-                cloudfront_fake, boto3.client("cloudfront"), timeline, uploaded
+                cloudfront_fake, boto3.client("cloudfront"), timeline, uploaded, logs
             )
             for batch in batches:
                 report_batch_result(batch, timeline)

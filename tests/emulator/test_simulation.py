@@ -537,18 +537,18 @@ def test_throttling_is_retried_inside_the_invocation() -> None:
 
 
 def test_scheduled_actions_run_at_their_simulated_time() -> None:
-    """Given an action scheduled at 100 s that injects an AccessDenied
+    """Given an action scheduled at 100 s that injects an InvalidArgument
     When uploads arrive before and after it
     Then the first batch is served and the second is dead-lettered by the service with a
     FAILED notification; neither counts as lost."""
     uploads = [Upload(0.0, "a.html"), Upload(150.0, "b.html")]
     with Simulation(uploads, SimSettings()) as sim:
-        sim.at(100.0, lambda s: s.cloudfront_fake.inject("CreateInvalidation", "AccessDenied"))
+        sim.at(100.0, lambda s: s.cloudfront_fake.inject("CreateInvalidation", "InvalidArgument"))
         report = sim.run()
 
     assert report.created_invalidations == 1
-    assert report.rejected_calls == {"AccessDenied": 1}
-    assert [(d.via, d.error_code) for d in report.dead_letters] == [("service", "AccessDenied")]
+    assert report.rejected_calls == {"InvalidArgument": 1}
+    assert [(d.via, d.error_code) for d in report.dead_letters] == [("service", "InvalidArgument")]
     assert report.failed_notifications == 1
     assert report.keys_lost == 0
     outcome_b = report.outcomes[1]

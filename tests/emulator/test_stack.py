@@ -332,6 +332,38 @@ class TestRefusedDeployments:
             deploy_stack(TEMPLATE, parameters)
 
 
+def test_a_key_prefix_and_origin_path_with_no_key_in_common_fail_the_deploy() -> None:
+    """Given KeyPrefix site/ and OriginPath /other (every upload would be skipped),
+    When deploying,
+    Then the ConfigurationCheck custom resource answers FAILED naming both values, and the
+    deploy fails with that reason, before any invocation."""
+    parameters = {
+        "DistributionIds": DISTRIBUTION_ID,
+        "BucketName": "x-site",
+        "KeyPrefix": "site/",
+        "OriginPath": "/other",
+    }
+    with (
+        mock_aws(config=EXECUTING),
+        pytest.raises(StackDeployError, match="KeyPrefix 'site/' and OriginPath '/other' select"),
+    ):
+        deploy_stack(TEMPLATE, parameters)
+
+
+def test_a_key_prefix_inside_the_origin_path_deploys_with_its_check() -> None:
+    """Given KeyPrefix site/blog/ under OriginPath /site, then the deploy succeeds and the
+    check's custom resource exists."""
+    parameters = {
+        "DistributionIds": DISTRIBUTION_ID,
+        "BucketName": "x-site",
+        "KeyPrefix": "site/blog/",
+        "OriginPath": "/site",
+    }
+    with mock_aws(config=EXECUTING):
+        stack = deploy_stack(TEMPLATE, parameters)
+    assert [c.logical_id for c in stack.custom_resources] == ["ConfigurationCheck"]
+
+
 def test_the_template_loader_refuses_a_repeated_key(tmp_path: Path) -> None:
     """Given a template whose Resources name one logical ID twice, when it is loaded, then the
     loader refuses it (CloudFormation does; plain YAML would keep the last silently)."""

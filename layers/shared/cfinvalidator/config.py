@@ -65,16 +65,7 @@ class Config:
             problems.append(f"STATE_MACHINE_ARN is not a state machine ARN: {arn!r}")
         origin_path = _origin_path(env, problems)
         key_prefix = env.get("KEY_PREFIX", "")
-        origin_dir = (origin_path or "").lstrip("/") + "/"
-        if (
-            origin_path
-            and key_prefix
-            and not (origin_dir.startswith(key_prefix) or key_prefix.startswith(origin_dir))
-        ):
-            problems.append(
-                f"KEY_PREFIX {key_prefix!r} and ORIGIN_PATH {origin_path!r} select no key in "
-                "common: every upload would be skipped"
-            )
+        problems += prefix_problems(key_prefix, origin_path)
         index_document = env.get("INDEX_DOCUMENT", "index.html").strip()
         if "/" in index_document:
             problems.append(f"INDEX_DOCUMENT must be a file name without '/': {index_document!r}")
@@ -120,6 +111,30 @@ class Config:
             count_bucket_objects=count_objects,
             monthly_path_budget=budget,
         )
+
+
+def prefix_problems(key_prefix: str, origin_path: str | None) -> list[str]:
+    """Why KEY_PREFIX and a (normalised) ORIGIN_PATH cannot work together, if they cannot.
+
+    The batcher checks this on its first invocation; the template's ConfigurationCheck custom
+    resource runs the same check at deploy time (template Rules cannot compare prefixes)."""
+    origin_dir = (origin_path or "").lstrip("/") + "/"
+    if (
+        origin_path
+        and key_prefix
+        and not (origin_dir.startswith(key_prefix) or key_prefix.startswith(origin_dir))
+    ):
+        return [
+            f"KEY_PREFIX {key_prefix!r} and ORIGIN_PATH {origin_path!r} select no key in "
+            "common: every upload would be skipped"
+        ]
+    return []
+
+
+def origin_path_and_problems(raw: str) -> tuple[str | None, list[str]]:
+    """ORIGIN_PATH as the batcher reads it (see ``_origin_path``), and what is wrong with it."""
+    problems: list[str] = []
+    return _origin_path({"ORIGIN_PATH": raw}, problems), problems
 
 
 def _required(env: Mapping[str, str], name: str, problems: list[str]) -> str:

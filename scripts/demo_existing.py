@@ -22,7 +22,6 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from scripts.demo import (
-    SAMPLE_SITE,
     TEMPLATE,
     DemoError,
     Timeline,
@@ -38,6 +37,7 @@ from scripts.demo import (
     show_logs,
     subscribe_inbox,
     tracker_executions,
+    upload_site,
 )
 from scripts.demo_options import Options
 
@@ -147,18 +147,6 @@ def deploy(distributions: dict[str, str], options: Options) -> DeployedStack:
         raise DemoError(f"deploying template.yaml (CreateBucket=false) failed: {exc}") from exc
 
 
-def upload_site(timeline: Timeline) -> list[str]:
-    import boto3
-
-    s3 = boto3.client("s3")
-    keys = []
-    for key, (body, content_type) in SAMPLE_SITE.items():
-        s3.put_object(Bucket=BUCKET, Key=SITE_FOLDER + key, Body=body, ContentType=content_type)
-        keys.append(SITE_FOLDER + key)
-        timeline.say(f"uploaded s3://{BUCKET}/{SITE_FOLDER}{key}")
-    return keys
-
-
 def run_existing(options: Options) -> None:
     import boto3
 
@@ -183,7 +171,9 @@ def run_existing(options: Options) -> None:
         from scripts.demo_ci import ci_wait, since_now
 
         since = since_now()
-        uploaded = upload_site(timeline)
+        # Under KeyPrefix when one is given, else in the folder the www distribution serves.
+        folder = {"KeyPrefix": stack.parameters.get("KeyPrefix") or SITE_FOLDER}
+        uploaded = upload_site(boto3.client("s3"), BUCKET, folder, timeline)
         with ci_wait(stack.stack_name, since, timeline) as ci:
             logs = io.StringIO()
             batches = run_event_source(stack, sqs, options, logs)

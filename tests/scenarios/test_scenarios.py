@@ -7,6 +7,7 @@ paths, and the records that cannot be served deferred or dead-lettered, never dr
 
 from __future__ import annotations
 
+from typing import cast
 from urllib.parse import unquote
 
 import pytest
@@ -99,7 +100,8 @@ def test_access_denied_dead_letters_after_its_grace_with_a_failed_notification()
     ] * 2
     assert report.deferrals == 2 * ACCESS_GRACE_DELIVERIES
     failed = [n.message for n in report.notifications if n.message.get("status") == "FAILED"]
-    assert sorted(k for m in failed for k in m["sourceKeys"]) == ["a.css", "b/c.js"]
+    keys = [key for m in failed for key in cast("list[str]", m["sourceKeys"])]
+    assert sorted(keys) == ["a.css", "b/c.js"]
     assert {m["error"] for m in failed} == {"AccessDenied"}
 
 

@@ -27,6 +27,7 @@ from tests.template.cfn import ROOT, Evaluator, load_template, resources_of_type
 TRACKER_DEFINITION = ROOT / "statemachine" / "tracker.asl.json"
 # What Step Functions and SQS publish by themselves, per resource (AWS's metric lists).
 AWS_METRICS = {
+    "AWS/Lambda": {"Invocations", "Errors", "Throttles"},
     "AWS/SQS": {"ApproximateAgeOfOldestMessage", "ApproximateNumberOfMessagesVisible"},
     "AWS/States": {
         "ExecutionsSucceeded",
@@ -35,7 +36,11 @@ AWS_METRICS = {
         "ExecutionsAborted",
     },
 }
-AWS_DIMENSIONS = {"AWS/SQS": "QueueName", "AWS/States": "StateMachineArn"}
+AWS_DIMENSIONS = {
+    "AWS/Lambda": "FunctionName",
+    "AWS/SQS": "QueueName",
+    "AWS/States": "StateMachineArn",
+}
 # What the on-call engineer is promised on the dashboard (docs/operations.md).
 PROMISED = {
     "ObjectsReceived",
@@ -50,6 +55,7 @@ PROMISED = {
     "InvalidationCompletionTime",
     "ExecutionsFailed",
     "ExecutionsTimedOut",
+    "Errors",
 }
 
 
@@ -180,6 +186,7 @@ def test_aws_metrics_on_the_dashboard_name_this_stacks_resources(
     Functions publishes, with the dimension that names this stack's queue, DLQ or tracker."""
     environment = _batcher_environment(template)
     own = {
+        "AWS/Lambda": {"<BatcherFunction>"},
         "AWS/SQS": {"<InvalidationQueue.QueueName>", "<InvalidationDeadLetterQueue.QueueName>"},
         "AWS/States": {"<TrackerStateMachine>"},
     }
@@ -244,10 +251,16 @@ def test_the_dashboard_body_is_json_in_every_mode(
 
 
 def test_every_alarm_publishes_to_the_alarm_topic(template: dict[str, Any]) -> None:
-    """Given the alarms, then there are the three the runbook documents (dead letters, queue
-    age, tracker failures), none conditional, each publishing to the alarm topic."""
+    """Given the alarms, then there are the four the runbook documents (dead letters, queue
+    age, batcher errors, tracker failures), none conditional, each publishing to the alarm
+    topic."""
     alarms = resources_of_type(template, "AWS::CloudWatch::Alarm")
-    assert set(alarms) == {"DeadLetterQueueAlarm", "QueueAgeAlarm", "TrackerFailedAlarm"}
+    assert set(alarms) == {
+        "DeadLetterQueueAlarm",
+        "QueueAgeAlarm",
+        "BatcherErrorsAlarm",
+        "TrackerFailedAlarm",
+    }
     for logical_id, alarm in alarms.items():
         assert "Condition" not in alarm, logical_id
         assert alarm["Properties"]["AlarmActions"] == [{"Ref": "AlarmTopic"}], logical_id
@@ -295,4 +308,18 @@ def test_tracker_alarm_counts_failed_timed_out_and_aborted_executions(
     [total] = returned
     for query_id in read.values():
         assert f"FILL({query_id}, 0)" in total["Expression"]
+    assert (alarm["Threshold"], alarm["ComparisonOperator"]) == (0, "GreaterThanThreshold")
+
+
+def test_batcher_errors_alarm_needs_fifteen_minutes_of_failures(template: dict[str, Any]) -> None:
+    """Given the batcher alarm, then it reads this stack's batcher's Lambda Errors and goes off
+    only when each of three 5-minute periods had one (a lone timeout does not page anyone)."""
+    alarm = _evaluator(template).evaluate(template["Resources"]["BatcherErrorsAlarm"]["Properties"])
+    assert (alarm["Namespace"], alarm["MetricName"], alarm["Statistic"]) == (
+        "AWS/Lambda",
+        "Errors",
+        "Sum",
+    )
+    assert alarm["Dimensions"] == [{"Name": "FunctionName", "Value": "<BatcherFunction>"}]
+    assert (alarm["Period"], alarm["EvaluationPeriods"], alarm["DatapointsToAlarm"]) == (300, 3, 3)
     assert (alarm["Threshold"], alarm["ComparisonOperator"]) == (0, "GreaterThanThreshold")

@@ -98,3 +98,9 @@ def test_the_deploy_time_check_refuses_exactly_what_the_batcher_refuses(
     except ConfigError:
         check_refuses = True
     assert check_refuses == batcher_refuses
+    # And the rule itself, from its meaning: some key is under both prefixes exactly when the
+    # longer of KeyPrefix and the origin path's folder is such a key.
+    origin_dir = origin_path.lstrip("/") + "/"
+    witness = max(key_prefix, origin_dir, key=len)
+    shares_a_key = witness.startswith(key_prefix) and witness.startswith(origin_dir)
+    assert check_refuses == (bool(key_prefix) and not shares_a_key)

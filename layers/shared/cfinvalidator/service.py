@@ -676,7 +676,7 @@ def _emit_metrics(
     metrics.add_metric("RecordsDeadLettered", unit, len(outcome.dead_lettered))
     metrics.add_metric("Throttles", unit, outcome.throttles)
     metrics.add_metric("DistributionsNotServingBucket", unit, len(outcome.not_serving))
-    if outcome.in_progress:  # the busiest distribution's share of each in-progress quota
+    if outcome.in_progress:  # each quota's highest use among the distributions served
         in_use = outcome.in_progress.values()
         metrics.add_metric("FilePathsInProgress", unit, max(files for files, _ in in_use))
         metrics.add_metric("WildcardPathsInProgress", unit, max(wild for _, wild in in_use))

@@ -21,6 +21,7 @@ TIERS = {
     "service": 5,
     "planning": 4,
     "eventbridge_switch": 4,  # the custom resource's work (functions/bucket_events)
+    "configuration_check": 4,  # the deploy-time check (functions/configuration_check)
     **dict.fromkeys(
         (
             "ledger",
@@ -40,9 +41,18 @@ TIERS = {
     **dict.fromkeys(("ports", "payloads", "paths", "on_demand"), 2),
     **dict.fromkeys(("quotas", "errors"), 1),
 }
-# custom_resource and eventbridge_switch log through observability (Powertools), as service does.
+# custom_resource, eventbridge_switch and configuration_check (through custom_resource) log
+# through observability (Powertools), as service does.
 PURE = sorted(
-    set(TIERS) - {"service", "observability", "adapters", "custom_resource", "eventbridge_switch"}
+    set(TIERS)
+    - {
+        "service",
+        "observability",
+        "adapters",
+        "custom_resource",
+        "eventbridge_switch",
+        "configuration_check",
+    }
 )
 _LOADED = (
     "import json, sys\n"

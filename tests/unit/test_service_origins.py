@@ -11,6 +11,7 @@ from cfinvalidator.config import Config
 from cfinvalidator.observability import metrics
 from cfinvalidator.origins import OriginDirectory
 from cfinvalidator.ports import Behaviour, DistributionLayout, Origin
+from cfinvalidator.retry import ACCESS_GRACE_DELIVERIES
 from cfinvalidator.service import BatchOutcome, Ports, SqsMessage, process_batch
 from emulator.local_aws.memory import FakeInvalidations, FakeNotifier, FakeQueue, FakeTracker
 from tests.factories import BUCKET, s3_body, s3_record
@@ -165,12 +166,15 @@ def test_throttled_configuration_read_is_retried() -> None:
 
 
 def test_unreadable_configuration_dead_letters_and_a_stale_one_is_kept() -> None:
-    """Given AccessDenied on the first read, then the records are dead-lettered with a FAILED
-    notification naming the distribution; given it on a refresh, then the configuration read
-    before keeps serving."""
+    """Given AccessDenied on the first read, then the record is deferred during the grace and
+    dead-lettered after it with a FAILED notification naming the distribution; given it on a
+    refresh, then the configuration read before keeps serving."""
     world = World()
     world.cloudfront.fail_with[SITE] = "AccessDenied"
-    outcome = world.run(msg("m1", "site/a.html"))
+    graced = world.run(msg("m1", "site/a.html"))
+    assert (set(graced.deferred), graced.dead_lettered) == ({"m1"}, {})
+    last = replace(msg("m1", "site/a.html"), receive_count=ACCESS_GRACE_DELIVERIES + 1)
+    outcome = world.run(last)
     assert set(outcome.dead_lettered) == {"m1"}
     assert world.notifier.messages[0][1]["distributionId"] == SITE
     assert world.paths(BLOG) == {"/site/a.html"}  # the other distribution was still served

@@ -5,7 +5,7 @@ CloudFormation Rules compare whole values only (Fn::Equals, Fn::Contains...): th
 whether one string starts with another. So the template runs this check as a custom resource
 (``ConfigurationCheck``, created only when both parameters are set), with the batcher's own rule
 (``config.prefix_problems``): a stack that would skip every upload fails to deploy, naming both
-values, instead of failing on its first invocation. Pure: no AWS call.
+values, instead of failing on its first invocation. It makes no AWS call.
 """
 
 from __future__ import annotations

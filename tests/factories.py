@@ -1,4 +1,5 @@
-"""Builders for real-shaped S3 event notifications and SQS records, and payload loading."""
+"""Builders for real-shaped S3 event notifications and SQS records, the batcher's configuration,
+and payload loading."""
 
 from __future__ import annotations
 
@@ -7,8 +8,25 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote_plus
 
+from cfinvalidator.config import Config
+
 EVENTS_DIR = Path(__file__).resolve().parent.parent / "events"
 BUCKET = "my-site-origin-example"
+
+
+def service_config(*distribution_ids: str) -> Config:
+    """The batcher's configuration for these distributions, on BUCKET, with default knobs."""
+    return Config(
+        distribution_ids=distribution_ids,
+        bucket_name=BUCKET,
+        key_prefix="",
+        origin_path="",
+        index_document="index.html",
+        state_machine_arn="arn:aws:states:us-east-1:123456789012:stateMachine:tracker",
+        queue_url="https://sqs.us-east-1.amazonaws.com/123456789012/queue",
+        dead_letter_queue_url="https://sqs.us-east-1.amazonaws.com/123456789012/dlq",
+        topic_arn="arn:aws:sns:us-east-1:123456789012:topic",
+    )
 
 
 def load_event(name: str) -> dict[str, Any]:

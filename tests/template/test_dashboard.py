@@ -16,12 +16,11 @@ from typing import Any
 
 import pytest
 
-from cfinvalidator.config import Config
 from cfinvalidator.observability import metrics
 from cfinvalidator.retry import Backoff
 from cfinvalidator.service import Ports, SqsMessage, process_batch
 from emulator.local_aws.memory import FakeInvalidations, FakeNotifier, FakeQueue, FakeTracker
-from tests.factories import BUCKET, s3_body, s3_record
+from tests.factories import BUCKET, s3_body, s3_record, service_config
 from tests.template.cfn import ROOT, Evaluator, load_template, resources_of_type
 
 TRACKER_DEFINITION = ROOT / "statemachine" / "tracker.asl.json"
@@ -79,17 +78,7 @@ def _batcher_environment(template: dict[str, Any]) -> dict[str, str]:
 @cache
 def batcher_metric_names() -> frozenset[str]:
     """The metric names one real batch emits (a served record on one distribution)."""
-    config = Config(
-        distribution_ids=("EDIST1AAAAAAA",),
-        bucket_name=BUCKET,
-        key_prefix="",
-        origin_path="",
-        index_document="index.html",
-        state_machine_arn="arn:aws:states:us-east-1:123456789012:stateMachine:tracker",
-        queue_url="https://sqs.us-east-1.amazonaws.com/123456789012/queue",
-        dead_letter_queue_url="https://sqs.us-east-1.amazonaws.com/123456789012/dlq",
-        topic_arn="arn:aws:sns:us-east-1:123456789012:topic",
-    )
+    config = service_config("EDIST1AAAAAAA")
     cloudfront = FakeInvalidations()
     ports = Ports(
         invalidations=cloudfront,

@@ -18,20 +18,10 @@ from cfinvalidator.ports import CreatedInvalidation
 from cfinvalidator.retry import ACCESS_GRACE_DELIVERIES, Backoff
 from cfinvalidator.service import BatchOutcome, Ports, SqsMessage, process_batch
 from emulator.local_aws.memory import FakeInvalidations, FakeNotifier, FakeQueue, FakeTracker
-from tests.factories import BUCKET, s3_body, s3_record
+from tests.factories import BUCKET, s3_body, s3_record, service_config
 
 D1, D2 = "EDIST1AAAAAAA", "EDIST2BBBBBBB"
-CONFIG = Config(
-    distribution_ids=(D1, D2),
-    bucket_name=BUCKET,
-    key_prefix="",
-    origin_path="",
-    index_document="index.html",
-    state_machine_arn="arn:aws:states:us-east-1:123456789012:stateMachine:tracker",
-    queue_url="https://sqs.us-east-1.amazonaws.com/123456789012/queue",
-    dead_letter_queue_url="https://sqs.us-east-1.amazonaws.com/123456789012/dlq",
-    topic_arn="arn:aws:sns:us-east-1:123456789012:topic",
-)
+CONFIG = service_config(D1, D2)
 TEST_EVENT = json.dumps({"Service": "Amazon S3", "Event": "s3:TestEvent", "Bucket": BUCKET})
 
 

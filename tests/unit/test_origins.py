@@ -32,6 +32,13 @@ def layout(
     return DistributionLayout("EDIST1AAAAAAA", origins, default, behaviours, groups)
 
 
+def bucket_and_app(*behaviours: Behaviour, default: str = "main") -> KeyMapping:
+    """The mapping of a distribution with the bucket ("main") and an application origin
+    ("other"), routed by these behaviours."""
+    origins = (Origin("main", f"{BUCKET}.s3.amazonaws.com"), Origin("other", "app.example.com"))
+    return mapping_for(layout(*origins, default=default, behaviours=behaviours), BUCKET, BASE)
+
+
 @pytest.mark.parametrize(
     "domain",
     [
@@ -105,19 +112,11 @@ def test_behaviour_to_another_origin_removes_its_paths() -> None:
 def test_patterns_follow_cloudfront_wildcards() -> None:
     """Given * (any characters, / included) and ? (exactly one), then paths route as
     CloudFront routes them, and the first matching behaviour wins."""
-    mapping = mapping_for(
-        layout(
-            Origin("main", f"{BUCKET}.s3.amazonaws.com"),
-            Origin("other", "app.example.com"),
-            behaviours=(
-                Behaviour("/keep/*.html", "main"),
-                Behaviour("/keep/*", "other"),
-                Behaviour("/v?/*", "other"),
-                Behaviour("*.php", "other"),
-            ),
-        ),
-        BUCKET,
-        BASE,
+    mapping = bucket_and_app(
+        Behaviour("/keep/*.html", "main"),
+        Behaviour("/keep/*", "other"),
+        Behaviour("/v?/*", "other"),
+        Behaviour("*.php", "other"),
     )
     assert mapping.paths_for("keep/deep/a.html") == ("/keep/deep/a.html",)
     assert mapping.paths_for("keep/a.css") == ()
@@ -270,31 +269,14 @@ def test_foreign_prefixes_are_where_another_origin_may_answer() -> None:
     """Given behaviours routing to an application origin, then their patterns up to the first
     wildcard character are foreign (a bucket count cannot price a wildcard there); behaviours
     reaching the bucket are not; a default behaviour elsewhere makes everything foreign."""
-    mapping = mapping_for(
-        layout(
-            Origin("main", f"{BUCKET}.s3.amazonaws.com"),
-            Origin("other", "app.example.com"),
-            behaviours=(
-                Behaviour("/keep/*.html", "main"),
-                Behaviour("api/*", "other"),
-                Behaviour("/v?/*", "other"),
-                Behaviour("*.php", "other"),
-            ),
-        ),
-        BUCKET,
-        BASE,
+    mapping = bucket_and_app(
+        Behaviour("/keep/*.html", "main"),
+        Behaviour("api/*", "other"),
+        Behaviour("/v?/*", "other"),
+        Behaviour("*.php", "other"),
     )
     assert mapping.foreign_prefixes == ("/api/", "/v", "/")
-    elsewhere = mapping_for(
-        layout(
-            Origin("main", f"{BUCKET}.s3.amazonaws.com"),
-            Origin("other", "app.example.com"),
-            default="other",
-            behaviours=(Behaviour("/static/*", "main"),),
-        ),
-        BUCKET,
-        BASE,
-    )
+    elsewhere = bucket_and_app(Behaviour("/static/*", "main"), default="other")
     assert elsewhere.foreign_prefixes == ("/",)
     alone = mapping_for(layout(Origin("main", f"{BUCKET}.s3.amazonaws.com")), BUCKET, BASE)
     assert alone.foreign_prefixes == ()
